@@ -1,0 +1,1 @@
+"""TaskGo marketplace backend."""
