@@ -1,0 +1,1 @@
+"""Correios shipment tracking for purchases."""
