@@ -1,0 +1,120 @@
+"""Emitting server events: after the causing transaction commits, or at once from jobs."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import socketio
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.realtime.codec import OrjsonCodec
+from taskgo.realtime.server import REDIS_CHANNEL, is_attached, sio
+from taskgo.realtime.settings import realtime_settings
+
+log = structlog.get_logger(__name__)
+
+Room = str | Sequence[str]
+AfterCommitCallback = Callable[[], Awaitable[None]]
+
+# Pending after-commit callbacks when `taskgo.db.session.after_commit` is not available; the
+# session code runs them after commit and drops them on rollback.
+AFTER_COMMIT_KEY = "taskgo.after_commit"
+
+
+class _ExternalEmitter:
+    manager: socketio.AsyncRedisManager | None = None
+
+
+_external = _ExternalEmitter()
+
+
+def _snapshot(data: Any) -> Any:
+    # Encoding now fails in the request that built the payload, before its commit, instead of
+    # after it; it also freezes the payload against later changes to the caller's objects.
+    return OrjsonCodec.loads(OrjsonCodec.dumps(data))
+
+
+def _rooms(room: Room) -> str | list[str]:
+    if isinstance(room, str):
+        return room
+    rooms = list(dict.fromkeys(room))
+    if not rooms:
+        raise ValueError("an emit needs at least one room")
+    return rooms
+
+
+def _external_manager(redis_url: str) -> socketio.AsyncRedisManager:
+    if _external.manager is None:
+        _external.manager = socketio.AsyncRedisManager(
+            redis_url, channel=REDIS_CHANNEL, write_only=True, json=OrjsonCodec
+        )
+    return _external.manager
+
+
+async def emit_now(
+    event: str, data: Any, *, room: Room, skip_sid: str | None = None
+) -> bool:
+    """Send ``event`` to every socket in ``room`` (a room name or a list of them).
+
+    For code whose transaction already committed, such as a job. A socket in several of the
+    rooms gets the event once. In a process that serves Socket.IO the server's manager is
+    used; elsewhere (a worker) the event is published on Redis for the server processes.
+    Returns False, after logging, when the event could not be handed to the transport,
+    because realtime delivery is best effort: clients recover missed events from the HTTP
+    history.
+    """
+    target = _rooms(room)
+    payload = _snapshot(data)
+
+    try:
+        if is_attached():
+            await sio.emit(event, payload, to=target, skip_sid=skip_sid)
+            return True
+
+        redis_url = realtime_settings().redis_url
+        if redis_url is None:
+            log.warning("realtime.emit_dropped", event_name=event, room=target,
+                        reason="no Socket.IO server in this process and REDIS_URL is unset")
+            return False
+
+        await _external_manager(redis_url).emit(
+            event, payload, namespace="/", room=target, skip_sid=skip_sid
+        )
+        return True
+    except Exception as exc:
+        log.error("realtime.emit_failed", event_name=event, room=target, error=repr(exc))
+        return False
+
+
+def _register_after_commit(session: AsyncSession, callback: AfterCommitCallback) -> None:
+    try:
+        from taskgo.db.session import after_commit
+    except ImportError:
+        session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
+        return
+    after_commit(session, callback)
+
+
+def emit_after_commit(
+    session: AsyncSession, event: str, data: Any, *, room: Room, skip_sid: str | None = None
+) -> None:
+    """Queue ``event`` for ``room``, to be sent only once ``session``'s transaction commits.
+
+    On rollback nothing is sent. The payload is encoded now, so an unserializable value
+    fails in the caller's transaction.
+    """
+    target = _rooms(room)
+    payload = _snapshot(data)
+
+    async def send() -> None:
+        await emit_now(event, payload, room=target, skip_sid=skip_sid)
+
+    _register_after_commit(session, send)
+
+
+async def close_external_emitter() -> None:
+    """Close the Redis connection that a worker process uses for its emits."""
+    manager = _external.manager
+    _external.manager = None
+    if manager is not None and getattr(manager, "redis", None) is not None:
+        await manager.redis.aclose()
