@@ -1,0 +1,167 @@
+"""Translation of Correios SRO events into normalized statuses and UTC times.
+
+SRO identifies an event by a family code (``codigo``, such as ``BDE``) and a type
+(``tipo``, a two-digit number that the API returns as a string or as an integer).
+The mapping below covers the families a domestic parcel goes through. Anything else
+maps to ``in_transit`` and is reported as unmapped so the table can grow from real data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from taskgo.tracking.statuses import TrackingStatus
+
+# Brazil has four offsets, and SRO writes each time in the local time of the unit that
+# recorded it, without an offset. The state (UF) of the unit picks the zone.
+_DEFAULT_ZONE = ZoneInfo("America/Sao_Paulo")
+_ZONE_BY_UF: dict[str, ZoneInfo] = {
+    "AC": ZoneInfo("America/Rio_Branco"),
+    "AM": ZoneInfo("America/Manaus"),
+    "RO": ZoneInfo("America/Porto_Velho"),
+    "RR": ZoneInfo("America/Boa_Vista"),
+    "MT": ZoneInfo("America/Cuiaba"),
+    "MS": ZoneInfo("America/Campo_Grande"),
+}
+
+# Families whose every type means the parcel moves between units.
+_IN_TRANSIT_FAMILIES = frozenset({"RO", "DO", "TRI", "PAR", "PMT", "CMT", "CUN", "CD", "TRA"})
+_POSTED_FAMILIES = frozenset({"PO", "CO"})
+# Final-delivery families: BDE (to the addressee), BDI (at a unit), BDR (to a box).
+_DELIVERY_FAMILIES = frozenset({"BDE", "BDI", "BDR"})
+# Delivery-family types for loss, theft, damage or seizure: someone has to act.
+_DELIVERY_EXCEPTION_TYPES = frozenset({9, 12, 28, 37, 43, 50, 51, 52, 80})
+# Delivery-family types where the parcel waits at a unit for the addressee.
+_DELIVERY_PICKUP_TYPES = frozenset({2, 54})
+# Delivery-family types for an attempt that failed (addressee absent, address wrong, ...).
+_DELIVERY_FAILED_TYPES = (
+    frozenset({*range(3, 22), 26, 33, 36, 40, 42, 48, 49, 56}) - _DELIVERY_EXCEPTION_TYPES
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierEvent:
+    """One tracking event as reported by a carrier, already normalized."""
+
+    carrier_code: str
+    status: TrackingStatus
+    description: str
+    location: str | None
+    occurred_at: datetime
+    mapped: bool = True
+
+    @property
+    def event_key(self) -> str:
+        """Identity of the event within its shipment, stable across polls."""
+        return f"{self.carrier_code}@{self.occurred_at.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def map_correios_status(family: str, event_type: int | None) -> TrackingStatus | None:
+    """Map an SRO family code and type to a normalized status, or ``None`` when unknown."""
+    family = family.upper()
+    if family in _POSTED_FAMILIES:
+        return TrackingStatus.POSTED
+    if family in _IN_TRANSIT_FAMILIES:
+        return TrackingStatus.IN_TRANSIT
+    if family == "OEC":
+        # Type 09 is "saiu para entrega ao remetente": the parcel is on its way back.
+        return TrackingStatus.RETURNING if event_type == 9 else TrackingStatus.OUT_FOR_DELIVERY
+    if family == "LDI":
+        return TrackingStatus.AWAITING_PICKUP
+    if family == "FC":
+        # Type 01 announces a return to the sender; other types are routing notes.
+        return TrackingStatus.RETURNING if event_type == 1 else TrackingStatus.IN_TRANSIT
+    if family == "BLQ":
+        return TrackingStatus.EXCEPTION
+    if family in _DELIVERY_FAMILIES:
+        return _map_delivery_type(event_type)
+    return None
+
+
+def _map_delivery_type(event_type: int | None) -> TrackingStatus | None:
+    if event_type is None:
+        return None
+    if event_type in (0, 1):
+        return TrackingStatus.DELIVERED
+    if event_type == 23:
+        return TrackingStatus.RETURNED
+    if event_type in _DELIVERY_EXCEPTION_TYPES:
+        return TrackingStatus.EXCEPTION
+    if event_type in _DELIVERY_PICKUP_TYPES:
+        return TrackingStatus.AWAITING_PICKUP
+    if event_type in _DELIVERY_FAILED_TYPES:
+        return TrackingStatus.DELIVERY_FAILED
+    return None
+
+
+def parse_correios_time(value: str, *, uf: str | None) -> datetime:
+    """Convert an SRO timestamp to an aware UTC datetime.
+
+    SRO sends ``2023-03-27T14:40:30`` in the local time of the recording unit. A value
+    that carries its own offset keeps it. Raises ``ValueError`` on an unparsable value.
+    """
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        zone = _ZONE_BY_UF.get((uf or "").upper(), _DEFAULT_ZONE)
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def parse_event_type(raw: Any) -> int | None:
+    """Read the SRO ``tipo`` field, which arrives as ``"01"`` or as ``1``."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    return None
+
+
+def format_unit_location(unit: Any) -> tuple[str | None, str | None]:
+    """Return ``("CITY - UF", UF)`` for an SRO ``unidade`` object; parts may be missing."""
+    if not isinstance(unit, dict):
+        return None, None
+    address = unit.get("endereco")
+    if not isinstance(address, dict):
+        name = unit.get("nome")
+        return (name if isinstance(name, str) and name else None), None
+    city = address.get("cidade")
+    uf = address.get("uf")
+    city = city.strip() if isinstance(city, str) and city.strip() else None
+    uf = uf.strip().upper() if isinstance(uf, str) and uf.strip() else None
+    if city and uf:
+        return f"{city} - {uf}", uf
+    return city or uf, uf
+
+
+def parse_correios_event(raw: dict[str, Any]) -> CarrierEvent:
+    """Build a :class:`CarrierEvent` from one element of an SRO ``eventos`` list.
+
+    Raises ``ValueError`` when the event lacks its code or its time, so a malformed
+    event is skipped by the caller rather than stored half-read.
+    """
+    family = raw.get("codigo")
+    created = raw.get("dtHrCriado")
+    if not isinstance(family, str) or not family.strip():
+        raise ValueError("SRO event without codigo")
+    if not isinstance(created, str):
+        raise ValueError("SRO event without dtHrCriado")
+
+    event_type = parse_event_type(raw.get("tipo"))
+    location, uf = format_unit_location(raw.get("unidade"))
+    status = map_correios_status(family.strip(), event_type)
+    description = raw.get("descricao")
+    type_suffix = f"{event_type:02d}" if event_type is not None else "--"
+
+    return CarrierEvent(
+        carrier_code=f"{family.strip().upper()}-{type_suffix}",
+        status=status or TrackingStatus.IN_TRANSIT,
+        description=description.strip() if isinstance(description, str) else "",
+        location=location,
+        occurred_at=parse_correios_time(created, uf=uf),
+        mapped=status is not None,
+    )
