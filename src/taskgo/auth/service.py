@@ -1,0 +1,104 @@
+"""Turn a bearer token into a user: verify it, then find or create the user row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.auth.dev import DevIssuer
+from taskgo.auth.keys import HttpCertificateSource, KeySource, StaticKeySource
+from taskgo.auth.tokens import TokenVerifier, VerifiedToken
+from taskgo.config import Settings
+from taskgo.db.session import session_scope
+from taskgo.errors import AppError
+from taskgo.users.models import Role, User
+
+log = structlog.get_logger(__name__)
+
+# Roles a token may ask for when it creates a user; admin is granted only by the CLI.
+_SELF_SERVICE_ROLES = {Role.CLIENT.value, Role.PARTNER.value}
+
+
+@dataclass
+class AuthState:
+    verifier: TokenVerifier | None = None
+    dev_issuer: DevIssuer | None = None
+
+
+_state = AuthState()
+
+
+def configure_auth(settings: Settings, *, key_source: KeySource | None = None) -> None:
+    """Build the verifier for the configured provider; called once at start-up."""
+    if settings.auth_provider == "dev":
+        issuer = DevIssuer.load_or_create(
+            settings.dev_signing_key_path, project_id=settings.firebase_project_id
+        )
+        _state.dev_issuer = issuer
+        source: KeySource = key_source or StaticKeySource({issuer.kid: issuer.public_key})
+    else:
+        _state.dev_issuer = None
+        source = key_source or HttpCertificateSource(
+            settings.firebase_keys_url,
+            refetch_interval=settings.auth_key_refetch_interval_seconds,
+        )
+    _state.verifier = TokenVerifier(
+        project_id=settings.firebase_project_id,
+        keys=source,
+        clock_skew=settings.auth_clock_skew_seconds,
+    )
+
+
+def dev_issuer() -> DevIssuer | None:
+    return _state.dev_issuer
+
+
+def _verifier() -> TokenVerifier:
+    if _state.verifier is None:
+        raise RuntimeError("auth not configured: call configure_auth() at start-up")
+    return _state.verifier
+
+
+async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> User:
+    user = await session.scalar(select(User).where(User.firebase_uid == verified.uid))
+    if user is not None:
+        return user
+
+    claims = verified.claims
+    requested_role = claims.get("role")
+    role = requested_role if requested_role in _SELF_SERVICE_ROLES else Role.CLIENT.value
+    if _state.dev_issuer is not None and requested_role == Role.ADMIN.value:
+        role = Role.ADMIN.value
+    name = claims.get("name") if isinstance(claims.get("name"), str) else ""
+    email = claims.get("email") if isinstance(claims.get("email"), str) else None
+    phone = claims.get("phone_number") if isinstance(claims.get("phone_number"), str) else None
+    await session.execute(
+        insert(User)
+        .values(firebase_uid=verified.uid, role=role, name=name[:200], email=email, phone=phone)
+        .on_conflict_do_nothing(index_elements=[User.firebase_uid])
+    )
+    user = await session.scalar(select(User).where(User.firebase_uid == verified.uid))
+    if user is None:  # pragma: no cover - the insert above or a concurrent one created it
+        raise AppError("auth.user_unavailable", status=503)
+    log.info("auth.user_created", user_id=str(user.id), role=user.role)
+    return user
+
+
+async def authenticate(session: AsyncSession, token: str) -> tuple[User, VerifiedToken]:
+    verified = await _verifier().verify(token)
+    return await get_or_create_user(session, verified), verified
+
+
+async def verify_token(token: str) -> User:
+    """Authenticate outside a request (Socket.IO connect) in a short transaction of its own."""
+    user, _ = await authenticate_with_expiry(token)
+    return user
+
+
+async def authenticate_with_expiry(token: str) -> tuple[User, VerifiedToken]:
+    async with session_scope() as session:
+        return await authenticate(session, token)

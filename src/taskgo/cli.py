@@ -1,0 +1,180 @@
+"""The `taskgo` command: serve, worker, migrate, dev, users and data commands."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import click
+
+from taskgo.config import get_settings, reset_settings
+
+
+def _pin_database_url() -> str:
+    """Resolve the database (starting the embedded one if needed) and export it for children."""
+    from taskgo.db.migrate import resolve_database_url
+
+    url = resolve_database_url(get_settings())
+    os.environ["DATABASE_URL"] = url
+    reset_settings()
+    return url
+
+
+@click.group()
+def main() -> None:
+    """TaskGo backend."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the HTTP API and Socket.IO server with uvicorn (uvloop, httptools)."""
+    import uvicorn
+
+    _pin_database_url()
+    uvicorn.run(
+        "taskgo.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@main.command()
+@click.option("--concurrency", default=4, show_default=True, type=int, help="Jobs run at once.")
+@click.option("--queue", "queues", multiple=True, help="Queue to serve; repeat for several (default: all).")
+def worker(concurrency: int, queues: tuple[str, ...]) -> None:
+    """Run a job worker; start several on the same database to scale out."""
+    from taskgo.auth.service import configure_auth
+    from taskgo.db.session import close_database, init_database
+    from taskgo.jobs.queue import configure_jobs
+    from taskgo.logging import configure_logging
+
+    url = _pin_database_url()
+    settings = get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+
+    async def run() -> None:
+        init_database(url)
+        configure_auth(settings)
+        from taskgo.app import _domain_modules
+
+        for module in _domain_modules("startup"):
+            await module.startup(settings)
+        jobs = configure_jobs(url)
+        try:
+            async with jobs.open_async():
+                await jobs.run_worker_async(concurrency=concurrency, queues=list(queues) or None)
+        finally:
+            await close_database()
+
+    asyncio.run(run())
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending database migration."""
+    from taskgo.db.migrate import upgrade_to_head
+
+    upgrade_to_head(_pin_database_url())
+    click.echo("migrations: at head")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--seed/--no-seed", default=True, show_default=True, help="Create demo data.")
+def dev(host: str, port: int, seed: bool) -> None:
+    """Embedded database, migrations, demo data, API and worker in one process."""
+    import uvicorn
+
+    from taskgo.app import create_app
+    from taskgo.db.migrate import upgrade_to_head
+
+    url = _pin_database_url()
+    click.echo("taskgo dev: applying migrations …")
+    upgrade_to_head(url)
+    from taskgo.modules import optional_module
+
+    seed_module = optional_module("taskgo.demo.seed") if seed else None
+    if seed_module is not None:
+        seed_module.seed_from_cli(url)
+
+    base = f"http://{host}:{port}"
+    click.echo(
+        "\n".join(
+            [
+                "",
+                "TaskGo is starting:",
+                f"  API             {base}/api",
+                f"  API docs        {base}/docs",
+                f"  OpenAPI         {base}/openapi.json",
+                f"  Health          {base}/healthz   Ready {base}/readyz   Metrics {base}/metrics",
+                f"  Socket.IO       {base}/socket.io",
+                f"  Admin console   {base}/admin",
+                f"  Dev tokens      POST {base}/api/auth/dev/token",
+                f"  Database        {url}",
+                "",
+            ]
+        )
+    )
+    uvicorn.run(
+        create_app(run_worker=True),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        ws="websockets",
+        log_config=None,
+    )
+
+
+@main.group()
+def users() -> None:
+    """User administration."""
+
+
+@users.command("grant-admin")
+@click.argument("uid")
+def grant_admin(uid: str) -> None:
+    """Make the user with Firebase uid UID an admin (written to the audit log)."""
+    from taskgo.db.session import close_database, init_database, session_scope
+    from taskgo.errors import AppError
+    from taskgo.users.service import grant_admin as do_grant
+
+    url = _pin_database_url()
+
+    async def run() -> None:
+        init_database(url)
+        try:
+            async with session_scope() as session:
+                user = await do_grant(session, firebase_uid=uid)
+                click.echo(f"user {user.id} ({uid}) is now an admin")
+        finally:
+            await close_database()
+
+    try:
+        asyncio.run(run())
+    except AppError as exc:
+        raise click.ClickException(exc.message("en")) from None
+
+
+def _register_domain_commands() -> None:
+    """Domains may ship `cli.py` with a click group or command named `command`."""
+    from taskgo.modules import optional_module
+
+    for domain in ("geo", "tracking", "demo"):
+        module = optional_module(f"taskgo.{domain}.cli")
+        if module is not None:
+            main.add_command(module.command)
+
+
+_register_domain_commands()

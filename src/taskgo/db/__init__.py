@@ -1,0 +1,1 @@
+"""Database access: engine, sessions, declarative base, embedded PostgreSQL."""

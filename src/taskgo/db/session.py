@@ -1,0 +1,111 @@
+"""Engine and session lifecycle: one transaction and one commit per request or job.
+
+Services flush but never commit. The request dependency (`DbSession`) or `session_scope()`
+commits once at the end, then runs the callbacks registered with `after_commit` (Socket.IO
+emits, for example), so nothing is announced that was not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import structlog
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = structlog.get_logger(__name__)
+
+AFTER_COMMIT_KEY = "taskgo.after_commit"
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class Database:
+    """The process's engine and session factory; tests swap the factory for a bound one."""
+
+    engine: AsyncEngine | None = None
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None
+
+
+def to_async_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` URLs and select the asyncpg driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def init_database(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    engine = create_async_engine(
+        to_async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+    )
+    Database.engine = engine
+    Database.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    return engine
+
+
+async def close_database() -> None:
+    if Database.engine is not None:
+        await Database.engine.dispose()
+    Database.engine = None
+    Database.sessionmaker = None
+
+
+def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    if Database.sessionmaker is None:
+        raise RuntimeError("database not initialised: call init_database() first")
+    return Database.sessionmaker
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the session's transaction commits; drop it on rollback."""
+    session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks; a failing callback is logged, not raised."""
+    await session.commit()
+    callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT_KEY, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            log.exception("db.after_commit_failed", callback=getattr(callback, "__qualname__", "?"))
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT_KEY, None)
+    await session.rollback()
+
+
+@asynccontextmanager
+async def session_scope() -> AsyncIterator[AsyncSession]:
+    """A session for jobs and commands: commits at exit, rolls back on error."""
+    async with get_sessionmaker()() as session:
+        try:
+            yield session
+        except BaseException:
+            await rollback(session)
+            raise
+        await commit(session)
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with get_sessionmaker()() as session:
+        try:
+            yield session
+        except BaseException:
+            await rollback(session)
+            raise
+        await commit(session)
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""The request's session; it commits after the handler returns and before the response."""

@@ -1,0 +1,158 @@
+"""One error type for every expected failure, and the handlers that render it.
+
+Every 4xx/5xx response has the shape `{"error": {"code", "message", "details"}}`. The
+`code` is stable English (`product.not_found`); the message comes from the catalogs in
+the request's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from taskgo.i18n import translate
+
+log = structlog.get_logger(__name__)
+
+
+class AppError(Exception):
+    """An expected failure with a stable code, an HTTP status and translated message.
+
+    `params` fill the placeholders of the catalog message for `code`; `field` names the
+    request field at fault (camelCase, as the client sent it).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        status: int = 422,
+        field: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        **params: Any,
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+        self.field = field
+        self.details = dict(details or {})
+        self.params = params
+        if field is not None:
+            self.details.setdefault("field", field)
+
+    def message(self, locale: str | None = None) -> str:
+        return translate(self.code, locale, field=self.field or "", **self.params)
+
+
+def not_found(code: str, **params: Any) -> AppError:
+    return AppError(code, status=404, **params)
+
+
+def forbidden(code: str, **params: Any) -> AppError:
+    return AppError(code, status=403, **params)
+
+
+def conflict(code: str, **params: Any) -> AppError:
+    return AppError(code, status=409, **params)
+
+
+def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": dict(details or {})}}
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts)
+
+
+def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Turn pydantic error dicts into `{field, code, message}` entries in the request language.
+
+    Our own validators raise `PydanticCustomError` with a dotted type such as
+    `money.too_many_decimals`; that type is the code. Pydantic's built-in types become
+    `validation.<type>`.
+    """
+    described = []
+    for error in errors:
+        field = _field_path(error.get("loc", ()))
+        error_type = str(error.get("type", "value_error"))
+        code = error_type if "." in error_type else f"validation.{error_type}"
+        context = {k: v for k, v in (error.get("ctx") or {}).items() if k != "error"}
+        message = translate(code, None, field=field, **context)
+        if message == code:
+            message = translate("validation.invalid", None, field=field)
+        described.append({"field": field, "code": code, "message": message})
+    return described
+
+
+def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    described = describe_validation_errors(errors)
+    first = described[0] if described else {"field": "", "code": "validation.invalid"}
+    return JSONResponse(
+        status_code=422,
+        content=error_body(
+            first["code"],
+            described[0]["message"] if described else translate("validation.invalid"),
+            {"field": first["field"], "errors": described},
+        ),
+    )
+
+
+async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        status_code=exc.status,
+        content=error_body(exc.code, exc.message(), exc.details),
+        headers=headers,
+    )
+
+
+async def _request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError | ValidationError)
+    return validation_error_response(exc.errors())
+
+
+_HTTP_CODES = {
+    400: "request.bad_request",
+    401: "auth.missing_token",
+    403: "auth.forbidden",
+    404: "request.not_found",
+    405: "request.method_not_allowed",
+    406: "request.not_acceptable",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    429: "request.rate_limited",
+}
+
+
+async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "request.error")
+    return JSONResponse(
+        status_code=exc.status_code,
+        content=error_body(code, translate(code)),
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.unhandled_error", error_type=type(exc).__name__)
+    return JSONResponse(
+        status_code=500, content=error_body("internal.error", translate("internal.error"))
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error_handler)
+    app.add_exception_handler(RequestValidationError, _request_validation_handler)
+    app.add_exception_handler(ValidationError, _request_validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
