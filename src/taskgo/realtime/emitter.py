@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.realtime.codec import OrjsonCodec
 from taskgo.realtime.server import REDIS_CHANNEL, is_attached, sio
-from taskgo.realtime.settings import realtime_settings
+from taskgo.realtime.settings import redis_url
 
 log = structlog.get_logger(__name__)
 
@@ -43,10 +43,10 @@ def _rooms(room: Room) -> str | list[str]:
     return rooms
 
 
-def _external_manager(redis_url: str) -> socketio.AsyncRedisManager:
+def _external_manager(url: str) -> socketio.AsyncRedisManager:
     if _external.manager is None:
         _external.manager = socketio.AsyncRedisManager(
-            redis_url, channel=REDIS_CHANNEL, write_only=True, json=OrjsonCodec
+            url, channel=REDIS_CHANNEL, write_only=True, json=OrjsonCodec
         )
     return _external.manager
 
@@ -71,13 +71,13 @@ async def emit_now(
             await sio.emit(event, payload, to=target, skip_sid=skip_sid)
             return True
 
-        redis_url = realtime_settings().redis_url
-        if redis_url is None:
+        url = redis_url()
+        if url is None:
             log.warning("realtime.emit_dropped", event_name=event, room=target,
                         reason="no Socket.IO server in this process and REDIS_URL is unset")
             return False
 
-        await _external_manager(redis_url).emit(
+        await _external_manager(url).emit(
             event, payload, namespace="/", room=target, skip_sid=skip_sid
         )
         return True

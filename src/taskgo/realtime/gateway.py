@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import jwt
 import socketio
 import structlog
 
+from taskgo.auth.service import authenticate_with_expiry
+from taskgo.errors import AppError
 from taskgo.realtime import presence
-from taskgo.realtime.locale import locale_from_environ, translate_code
+from taskgo.realtime.locale import error_ack, locale_from_environ, translate_code
 from taskgo.realtime.settings import realtime_settings
 
 log = structlog.get_logger(__name__)
@@ -20,7 +21,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class _Expiry:
     expires_at: float
-    warning: asyncio.TimerHandle | None
+    warning: asyncio.TimerHandle
     deadline: asyncio.TimerHandle
 
 
@@ -36,33 +37,20 @@ class AuthFailure(Exception):
         self.code = code
 
 
-async def authenticate(token: object) -> tuple[Any, float | None]:
-    """Verify ``token`` like the HTTP API does; return the user and the token's expiry time.
+async def authenticate(token: object) -> tuple[Any, float]:
+    """Verify ``token`` like the HTTP API does; return the user and its expiry (Unix time).
 
     Raises AuthFailure with a stable code when the token is missing, invalid or expired.
     """
     if not isinstance(token, str) or not token.strip():
         raise AuthFailure("auth.missing_token")
 
-    from taskgo.auth.service import verify_token
-    from taskgo.errors import AppError
-
     try:
-        user = await verify_token(token)
+        user, verified = await authenticate_with_expiry(token.strip())
     except AppError as exc:
         raise AuthFailure(exc.code) from exc
 
-    return user, _token_expiry(token)
-
-
-def _token_expiry(token: str) -> float | None:
-    # The signature was checked by verify_token just before; only the `exp` claim is read.
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    exp = claims.get("exp")
-    return float(exp) if isinstance(exp, int | float) else None
+    return user, float(verified.expires_at)
 
 
 def _token_from(auth: object) -> object:
@@ -84,7 +72,7 @@ def register(sio: socketio.AsyncServer) -> None:
                 translate_code(failure.code, locale), {"code": failure.code}
             ) from failure
 
-        if expires_at is not None and expires_at <= time.time():
+        if expires_at <= time.time():
             raise socketio.exceptions.ConnectionRefusedError(
                 translate_code("auth.token_expired", locale), {"code": "auth.token_expired"}
             )
@@ -95,8 +83,7 @@ def register(sio: socketio.AsyncServer) -> None:
         await sio.save_session(sid, {"user_id": user_id, "locale": locale})
         await sio.enter_room(sid, f"user:{user_id}")
         await presence.add(sid=sid, user_id=user_id)
-        if expires_at is not None:
-            _schedule_expiry(sio, sid=sid, expires_at=expires_at)
+        _schedule_expiry(sio, sid=sid, expires_at=expires_at)
         log.info("realtime.connected", sid=sid, user_id=str(user_id))
 
     async def disconnect(sid: str, reason: object = None) -> None:
@@ -109,16 +96,13 @@ def register(sio: socketio.AsyncServer) -> None:
         try:
             user, expires_at = await authenticate(_token_from(data))
         except AuthFailure as failure:
-            return {"error": {"code": failure.code,
-                              "message": translate_code(failure.code, session["locale"])}}
+            return error_ack(failure.code, session["locale"])
 
         if user.id != session["user_id"]:
-            code = "realtime.user_mismatch"
-            return {"error": {"code": code, "message": translate_code(code, session["locale"])}}
+            return error_ack("realtime.user_mismatch", session["locale"])
 
         _cancel_expiry(sid)
-        if expires_at is not None:
-            _schedule_expiry(sio, sid=sid, expires_at=expires_at)
+        _schedule_expiry(sio, sid=sid, expires_at=expires_at)
         log.info("realtime.reauthenticated", sid=sid, user_id=str(user.id))
         return {"ok": True, "expiresAt": _iso(expires_at)}
 
@@ -127,9 +111,7 @@ def register(sio: socketio.AsyncServer) -> None:
     sio.on("reauthenticate", reauthenticate)
 
 
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
+def _iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
@@ -142,13 +124,12 @@ def _spawn(coro: Any) -> None:
 def _schedule_expiry(sio: socketio.AsyncServer, *, sid: str, expires_at: float) -> None:
     loop = asyncio.get_running_loop()
     now = time.time()
-    warn_at = expires_at - realtime_settings().token_expiry_warning_seconds
+    # A token that is already inside the warning window gets its warning right away.
+    warn_in = max(expires_at - realtime_settings().token_expiry_warning_seconds - now, 0.0)
 
-    warning = None
-    if warn_at > now:
-        warning = loop.call_later(
-            warn_at - now, lambda: _spawn(_warn(sio, sid=sid, expires_at=expires_at))
-        )
+    warning = loop.call_later(
+        warn_in, lambda: _spawn(_warn(sio, sid=sid, expires_at=expires_at))
+    )
     deadline = loop.call_later(
         max(expires_at - now, 0.0), lambda: _spawn(_expire(sio, sid=sid))
     )
@@ -159,8 +140,7 @@ def _cancel_expiry(sid: str) -> None:
     expiry = _expiries.pop(sid, None)
     if expiry is None:
         return
-    if expiry.warning is not None:
-        expiry.warning.cancel()
+    expiry.warning.cancel()
     expiry.deadline.cancel()
 
 
@@ -171,13 +151,22 @@ async def _warn(sio: socketio.AsyncServer, *, sid: str, expires_at: float) -> No
 
 
 async def _expire(sio: socketio.AsyncServer, *, sid: str) -> None:
-    if sid not in _expiries:
+    if _expiries.pop(sid, None) is None:
         return
-    _expiries.pop(sid, None)
 
+    try:
+        locale = (await sio.get_session(sid)).get("locale", "pt_BR")
+    except KeyError:
+        return  # disconnected meanwhile
     log.info("realtime.session_expired", sid=sid)
     await sio.emit(
-        "session_expired", {"code": "auth.token_expired"}, to=sid, ignore_queue=True
+        "session_expired",
+        {
+            "code": "auth.token_expired",
+            "message": translate_code("realtime.session_expired", locale),
+        },
+        to=sid,
+        ignore_queue=True,
     )
-    # Local disconnect: the timer runs in the process that holds the socket.
+    # Local disconnect, because the timer runs in the process that owns the socket.
     await sio.disconnect(sid, ignore_queue=True)

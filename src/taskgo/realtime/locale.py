@@ -2,31 +2,31 @@
 
 from typing import Any
 
-DEFAULT_LOCALE = "pt_BR"
+from taskgo.i18n import negotiate_locale, normalize_locale, translate
 
 
 def locale_from_environ(environ: dict[str, Any], auth: object) -> str:
     """Pick the socket's locale: ``auth.locale`` first, then the handshake's Accept-Language.
 
-    Only pt-BR (default) and English have catalogs.
+    Only pt-BR (the default) and English have catalogs.
     """
     requested = auth.get("locale") if isinstance(auth, dict) else None
-    if not isinstance(requested, str) or not requested:
-        requested = environ.get("HTTP_ACCEPT_LANGUAGE", "")
-    return negotiate_locale(requested)
-
-
-def negotiate_locale(header: str) -> str:
-    for part in header.split(","):
-        tag = part.split(";", 1)[0].strip().lower().replace("_", "-")
-        if tag.startswith("pt"):
-            return "pt_BR"
-        if tag.startswith("en"):
-            return "en"
-    return DEFAULT_LOCALE
+    if isinstance(requested, str):
+        chosen = normalize_locale(requested)
+        if chosen is not None:
+            return chosen
+    return negotiate_locale(environ.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def translate_code(code: str, locale: str, **params: Any) -> str:
-    from taskgo.i18n import translate
+    return translate(code, locale, **params)
 
-    return translate(code, locale=locale, **params)
+
+def error_ack(code: str, locale: str, *, field: str | None = None, **params: Any) -> dict[str, Any]:
+    """Build the ack body for a failed client event: ``{error: {code, message, field?}}``."""
+    error: dict[str, Any] = {"code": code, "message": translate(code, locale, **params)}
+    if field is not None:
+        error["field"] = field
+    if params:
+        error["details"] = params
+    return {"error": error}

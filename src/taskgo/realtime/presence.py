@@ -1,4 +1,4 @@
-"""Which users have a connected socket, across all server processes.
+"""Presence: the users with a connected socket, across all server processes.
 
 With Redis, each user has a sorted set ``taskgo:presence:<user id>`` whose members are
 ``<process id>:<sid>`` scored by a lease deadline (Unix seconds). Every process renews the
@@ -15,6 +15,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 import structlog
 
+from taskgo.realtime.redis_client import close_redis, get_redis
 from taskgo.realtime.settings import realtime_settings
 
 log = structlog.get_logger(__name__)
@@ -25,7 +26,6 @@ PROCESS_ID = uuid.uuid4().hex
 
 class _Presence:
     def __init__(self) -> None:
-        self.redis: aioredis.Redis | None = None
         self.refresher: asyncio.Task[None] | None = None
         # Local sockets: sid -> user id. This is the whole state when Redis is not used.
         self.sockets: dict[str, UUID] = {}
@@ -42,39 +42,42 @@ def _member(sid: str) -> str:
     return f"{PROCESS_ID}:{sid}"
 
 
-def _redis() -> aioredis.Redis | None:
-    url = realtime_settings().redis_url
-    if url is None:
-        return None
-    if _state.redis is None:
-        _state.redis = aioredis.Redis.from_url(url)
-    return _state.redis
-
-
 async def add(*, sid: str, user_id: UUID) -> None:
+    """Count ``sid`` as a connected socket of ``user_id``.
+
+    A Redis failure is logged and not raised, so the socket still connects; the next lease
+    renewal records it.
+    """
     _state.sockets[sid] = user_id
-    client = _redis()
+    client = get_redis()
     if client is None:
         return
 
     lease = realtime_settings().presence_lease_seconds
-    async with client.pipeline(transaction=False) as pipe:
-        pipe.zadd(_key(user_id), {_member(sid): time.time() + lease})
-        pipe.expire(_key(user_id), lease * 2)
-        await pipe.execute()
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.zadd(_key(user_id), {_member(sid): time.time() + lease})
+            pipe.expire(_key(user_id), lease * 2)
+            await pipe.execute()
+    except (aioredis.RedisError, OSError) as exc:
+        log.warning("realtime.presence_add_failed", sid=sid, error=repr(exc))
 
 
 async def remove(*, sid: str) -> None:
+    """Stop counting ``sid``; on a Redis failure its entry lapses when its lease runs out."""
     user_id = _state.sockets.pop(sid, None)
-    client = _redis()
+    client = get_redis()
     if client is None or user_id is None:
         return
-    await client.zrem(_key(user_id), _member(sid))
+    try:
+        await client.zrem(_key(user_id), _member(sid))
+    except (aioredis.RedisError, OSError) as exc:
+        log.warning("realtime.presence_remove_failed", sid=sid, error=repr(exc))
 
 
 async def online_users(user_ids: list[UUID]) -> set[UUID]:
     """Return those of ``user_ids`` that have at least one connected socket."""
-    client = _redis()
+    client = get_redis()
     if client is None:
         local = set(_state.sockets.values())
         return {user_id for user_id in user_ids if user_id in local}
@@ -88,7 +91,7 @@ async def online_users(user_ids: list[UUID]) -> set[UUID]:
 
 
 async def _renew_leases() -> None:
-    client = _redis()
+    client = get_redis()
     if client is None or not _state.sockets:
         return
 
@@ -114,7 +117,7 @@ async def _refresh_forever() -> None:
 
 
 async def start() -> None:
-    if _redis() is not None and _state.refresher is None:
+    if get_redis() is not None and _state.refresher is None:
         _state.refresher = asyncio.get_running_loop().create_task(_refresh_forever())
 
 
@@ -125,13 +128,12 @@ async def stop() -> None:
             await _state.refresher
         _state.refresher = None
 
-    client = _state.redis
-    if client is not None:
+    client = get_redis()
+    if client is not None and _state.sockets:
         with contextlib.suppress(aioredis.RedisError, OSError):
             async with client.pipeline(transaction=False) as pipe:
                 for sid, user_id in _state.sockets.items():
                     pipe.zrem(_key(user_id), _member(sid))
                 await pipe.execute()
-        await client.aclose()
-        _state.redis = None
     _state.sockets.clear()
+    await close_redis()

@@ -7,7 +7,7 @@ import socketio
 import structlog
 
 from taskgo.realtime.codec import OrjsonCodec
-from taskgo.realtime.settings import realtime_settings
+from taskgo.realtime.settings import redis_url
 
 log = structlog.get_logger(__name__)
 
@@ -53,15 +53,15 @@ def is_attached() -> bool:
     return _state.attached
 
 
-def _install_manager(redis_url: str | None) -> None:
+def _install_manager(url: str | None) -> None:
     # The manager can only be swapped before the server has handled a connection or an emit,
     # because python-socketio initializes it lazily on first use.
     if sio.manager_initialized:
         return
 
-    if redis_url:
+    if url:
         manager: socketio.AsyncManager = socketio.AsyncRedisManager(
-            redis_url, channel=REDIS_CHANNEL, json=OrjsonCodec
+            url, channel=REDIS_CHANNEL, json=OrjsonCodec
         )
         log.info("realtime.manager_configured", manager="redis")
     else:
@@ -85,56 +85,14 @@ def _register_handlers() -> None:
     _state.handlers_registered = True
 
 
-class RealtimeApp:
-    """ASGI app that sends ``/socket.io/`` to Socket.IO and everything else to FastAPI.
-
-    Lifespan events go to FastAPI; the realtime layer starts after FastAPI's startup
-    completes and stops before FastAPI's shutdown completes.
-    """
-
-    def __init__(self, fastapi_app: ASGIApp) -> None:
-        self.fastapi_app = fastapi_app
-        self.socketio_app = socketio.ASGIApp(
-            sio, other_asgi_app=fastapi_app, socketio_path=SOCKETIO_PATH
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.socketio_app(scope, receive, send)
-            return
-
-        async def send_with_realtime(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                await _startup()
-            elif message["type"] == "lifespan.shutdown.complete":
-                await _shutdown()
-            await send(message)
-
-        await self.fastapi_app(scope, receive, send_with_realtime)
-
-
-async def _startup() -> None:
-    from taskgo.realtime import presence
-
-    await presence.start()
-    log.info("realtime.started", redis=bool(realtime_settings().redis_url))
-
-
-async def _shutdown() -> None:
-    from taskgo.realtime import presence
-
-    await sio.shutdown()
-    await presence.stop()
-    log.info("realtime.stopped")
-
-
-def create_asgi_app(fastapi_app: ASGIApp) -> RealtimeApp:
+def create_asgi_app(fastapi_app: ASGIApp) -> socketio.ASGIApp:
     """Mount Socket.IO at ``/socket.io`` in front of ``fastapi_app``.
 
     With ``REDIS_URL`` set, emits and room broadcasts go through Redis so that every server
-    process delivers to its own connections.
+    process delivers to its own connections. Lifespan events go to ``fastapi_app``, whose
+    start-up runs ``taskgo.realtime.startup``.
     """
-    _install_manager(realtime_settings().redis_url)
+    _install_manager(redis_url())
     _register_handlers()
     _state.attached = True
-    return RealtimeApp(fastapi_app)
+    return socketio.ASGIApp(sio, other_asgi_app=fastapi_app, socketio_path=SOCKETIO_PATH)
