@@ -57,6 +57,65 @@ class Settings(BaseSettings):
 
     # --- domain settings (one block per domain) ---
 
+    # --- support ---
+    ai_provider: Literal["openai", "offline"] = Field(
+        default="offline",
+        description="`openai` calls OPENAI_BASE_URL; `offline` answers from the help corpus.",
+    )
+    # Kept out of repr() so that logging the settings never prints the key.
+    openai_api_key: str | None = Field(default=None, repr=False)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time limit for one model request, in seconds."
+    )
+    openai_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    openai_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts per model request, the first included."
+    )
+    openai_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    openai_backoff_max_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        description="Longest wait between attempts; a longer Retry-After ends the retries.",
+    )
+    openai_max_output_tokens: int = Field(default=700, ge=16)
+    openai_max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = Field(
+        default="max_completion_tokens",
+        description="Older OpenAI-compatible servers only accept `max_tokens`.",
+    )
+    support_context_token_budget: int = Field(
+        default=6000, ge=1000, description="Estimated prompt tokens per model request."
+    )
+    support_max_message_chars: int = Field(
+        default=4000, ge=200, description="Longer messages (pasted text) are cut to this size."
+    )
+    support_max_request_chars: int = Field(
+        default=50_000, ge=200, description="Messages longer than this are rejected."
+    )
+    support_max_tool_rounds: int = Field(default=4, ge=1, le=10)
+    support_rate_limit_messages: int = Field(
+        default=10, ge=1, description="Messages one user may send per rate-limit window."
+    )
+    support_rate_limit_window_seconds: int = Field(default=60, ge=1)
+    support_daily_token_budget: int = Field(
+        default=60_000,
+        ge=1000,
+        description="Model tokens one user may spend per America/Sao_Paulo calendar day.",
+    )
+
+    @model_validator(mode="after")
+    def _check_support_budget(self) -> Settings:
+        # The system prompt, tool schemas, the reply and one message of the maximum size
+        # must fit, or the latest message could never be sent whole.
+        needed = self.openai_max_output_tokens + self.support_max_message_chars // 2 + 1500
+        if self.support_context_token_budget < needed:
+            raise ValueError(
+                f"SUPPORT_CONTEXT_TOKEN_BUDGET must be at least {needed} for the current "
+                "SUPPORT_MAX_MESSAGE_CHARS and OPENAI_MAX_OUTPUT_TOKENS"
+            )
+        return self
+
     @field_validator("firebase_project_id")
     @classmethod
     def _strip_project_id(cls, value: str) -> str:
