@@ -1,0 +1,1 @@
+"""Payments: the provider interface, Stripe and local providers, ledger and webhooks."""

@@ -1,0 +1,1 @@
+"""Escrow purchases: orders, stock reservation, shipping, delivery and release."""
