@@ -1,9 +1,9 @@
 """An S3 stand-in on loopback: moto's server with request signing and IAM policies enforced.
 
-moto accepts unsigned requests until authentication is switched on, so setup creates the bucket, an IAM
-user and its access key first, then switches it on for every later request.
-From then on a wrong secret gets `SignatureDoesNotMatch`, an unknown key
-`InvalidAccessKeyId`, and a bucket outside the user's policy `AccessDenied`, as on AWS.
+moto accepts unsigned requests until authentication is switched on, so setup creates
+the bucket, an IAM user and its access key first, then switches it on. From then on a
+wrong secret gets `SignatureDoesNotMatch`, an unknown key `InvalidAccessKeyId`, and a
+bucket outside the user's policy `AccessDenied`, as on AWS.
 """
 
 from __future__ import annotations
