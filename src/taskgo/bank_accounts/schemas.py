@@ -1,0 +1,77 @@
+"""Request and response bodies of the bank account routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from taskgo.bank_accounts.account_numbers import AccountType
+from taskgo.bank_accounts.pix import PixKeyType
+from taskgo.schemas import ApiModel
+
+# Generous bounds on raw input; the parsers apply the real rules after normalization.
+_RAW_SHORT = 40
+_RAW_NAME = 200
+_RAW_PIX_KEY = 120
+
+
+class BankAccountCreate(ApiModel):
+    account_holder: str = Field(max_length=_RAW_NAME, description="Holder name as the bank has it.")
+    holder_document: str = Field(
+        max_length=_RAW_SHORT, description="Holder CPF or CNPJ, bare or formatted."
+    )
+    bank: str | int = Field(description="3-digit COMPE code of the bank, e.g. 001.")
+    agency: str = Field(max_length=_RAW_SHORT, description="Agency number, optionally '1234-5'.")
+    agency_digit: str | None = Field(default=None, max_length=_RAW_SHORT)
+    account: str = Field(max_length=_RAW_SHORT, description="Account number, optionally '12345-6'.")
+    account_digit: str | None = Field(default=None, max_length=_RAW_SHORT)
+    account_type: AccountType
+    pix_key: str | None = Field(default=None, max_length=_RAW_PIX_KEY)
+    pix_key_type: PixKeyType | None = Field(
+        default=None, description="Required when the key could be two types (11 bare digits)."
+    )
+
+
+class BankOut(ApiModel):
+    code: str
+    ispb: str
+    name: str
+    short_name: str
+
+
+class ReviewReasonOut(ApiModel):
+    code: str
+    message: str
+
+
+class BankAccountOut(ApiModel):
+    """A bank account as its owner sees it: every secret masked."""
+
+    id: uuid.UUID
+    account_holder: str
+    holder_document: str
+    holder_document_type: str
+    bank: BankOut
+    agency: str
+    agency_digit: str | None
+    account: str
+    account_type: AccountType
+    pix_key: str | None
+    pix_key_type: PixKeyType | None
+    is_primary: bool
+    review_status: str
+    review_reasons: list[ReviewReasonOut]
+    created_at: datetime
+
+
+class BankAccountAdminOut(BankAccountOut):
+    user_id: uuid.UUID
+    reviewed_by: uuid.UUID | None
+    reviewed_at: datetime | None
+
+
+class ReviewDecision(ApiModel):
+    approve: bool
+    note: str | None = Field(default=None, max_length=500)
