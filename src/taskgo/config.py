@@ -57,6 +57,21 @@ class Settings(BaseSettings):
 
     # --- domain settings (one block per domain) ---
 
+    # --- uploads and identity verification ---
+    storage_url: str | None = Field(
+        default=None,
+        description=(
+            "Where uploads are stored: a directory (`file:var/uploads`, the default) or "
+            "`s3://BUCKET/PREFIX?endpoint=URL&region=REGION` for an S3-compatible bucket."
+        ),
+    )
+    verification_image_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days after an admin's decision before selfie and document images are deleted.",
+    )
+
     # --- support ---
     ai_provider: Literal["openai", "offline"] = Field(
         default="offline",
