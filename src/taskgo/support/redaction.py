@@ -144,8 +144,11 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 # Ordered by priority: when two matches overlap, the earlier detector wins.
 _DETECTORS: tuple[_Detector, ...] = (
-    # EMV "copia e cola" payload: starts with the payload format indicator 000201.
-    _Detector(_compile(r"000201[0-9A-Za-z.@:/*\-+ ]{20,}"), _classify_pix_payload),
+    # EMV "copia e cola" payload: starts with the payload format indicator 000201 and ends
+    # with the CRC field 6304XXXX. Merchant names inside may contain spaces.
+    _Detector(
+        _compile(r"000201[^\n]{20,}?6304[0-9A-F]{4}|000201\S{20,}"), _classify_pix_payload
+    ),
     _Detector(
         _compile(
             r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -179,8 +182,6 @@ _DETECTORS: tuple[_Detector, ...] = (
         _fixed("cpf"),
     ),
     _Detector(_compile(_START + r"\d{9}-\d{2}" + _END), _fixed("cpf")),
-    # RG and similar state documents: 12.345.678-9 or 1.234.567-X.
-    _Detector(_compile(_START + r"\d{1,2}\.\d{3}\.\d{3}-[\dX]" + _END), _fixed("document")),
     # Card numbers in groups of four (or Amex 4-6-5).
     _Detector(
         _compile(_START + r"\d{4}(?:[\s.-]\d{4}){2}[\s.-]\d{1,7}|\d{4}[\s-]\d{6}[\s-]\d{5}" + _END),
@@ -241,6 +242,8 @@ _DETECTORS: tuple[_Detector, ...] = (
         _fixed("account"),
         group=1,
     ),
+    # RG and similar state documents: 12.345.678-9 or 1.234.567-X.
+    _Detector(_compile(_START + r"\d{1,2}\.\d{3}\.\d{3}-[\dX]" + _END), _fixed("document")),
     # Account number with its check digit and no label: 12345-6, 0012345-X.
     _Detector(_compile(_START + r"\d{4,12}-[\dX]" + _END), _fixed("account")),
     # Any other long run of digits (optionally grouped) is personal more often than not:
