@@ -49,7 +49,7 @@ class HttpCertificateSource:
         self._client = client
         self._keys: dict[str, RSAPublicKey] = {}
         self._expires_at = 0.0
-        self._last_fetch = float("-inf")
+        self._last_forced_fetch = float("-inf")
         self._lock = asyncio.Lock()
         self.fetch_count = 0
 
@@ -58,7 +58,7 @@ class HttpCertificateSource:
         if now >= self._expires_at:
             await self._refresh(force=False)
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._last_fetch >= self._refetch_interval:
+        if key is None and time.monotonic() - self._last_forced_fetch >= self._refetch_interval:
             await self._refresh(force=True)
             key = self._keys.get(kid)
         return key
@@ -68,9 +68,10 @@ class HttpCertificateSource:
             now = time.monotonic()
             if not force and now < self._expires_at:
                 return  # another task refreshed while this one waited
-            if force and now - self._last_fetch < self._refetch_interval:
-                return
-            self._last_fetch = now
+            if force:
+                if now - self._last_forced_fetch < self._refetch_interval:
+                    return
+                self._last_forced_fetch = now
             try:
                 response = await self._fetch()
                 response.raise_for_status()
