@@ -1,0 +1,106 @@
+"""Product photos: validated and re-encoded by the uploads layer, at most 8 per product."""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+
+import anyio
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.config import get_settings
+from taskgo.errors import AppError
+from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
+from taskgo.products.service import get_product_row
+from taskgo.uploads.images import process_image
+from taskgo.uploads.storage import Storage, storage_from_url
+from taskgo.users.models import User
+
+log = structlog.get_logger(__name__)
+
+
+@lru_cache
+def product_storage() -> Storage:
+    return storage_from_url(get_settings().storage_url)
+
+
+def image_url(product_id: uuid.UUID, image_id: uuid.UUID) -> str:
+    return f"/api/products/{product_id}/images/{image_id}"
+
+
+async def add_image(session: AsyncSession, *, product_id: uuid.UUID, user: User, data: bytes) -> Product:
+    # Lock the product so two uploads at once cannot both take the eighth place.
+    product = await session.scalar(select(Product).where(Product.id == product_id).with_for_update())
+    if product is None or product.status == ProductStatus.DELETED:
+        raise AppError("product.not_found", status=404)
+    if product.seller_id != user.id:
+        if product.status == ProductStatus.DRAFT:
+            raise AppError("product.not_found", status=404)
+        raise AppError("product.not_owner", status=403)
+
+    count = await session.scalar(
+        select(func.count()).select_from(ProductImage).where(ProductImage.product_id == product_id)
+    )
+    if (count or 0) >= MAX_IMAGES_PER_PRODUCT:
+        raise AppError("product.too_many_images", status=422, field="file", maximum=MAX_IMAGES_PER_PRODUCT)
+    used = set(
+        (await session.scalars(select(ProductImage.position).where(ProductImage.product_id == product_id))).all()
+    )
+    position = min(set(range(MAX_IMAGES_PER_PRODUCT)) - used)
+
+    processed = await anyio.to_thread.run_sync(process_image, data)
+    image_id = uuid.uuid4()
+    key = f"products/{product_id}/{image_id}.{processed.extension}"
+    await product_storage().put(key, processed.data, content_type=processed.content_type)
+    session.add(
+        ProductImage(
+            id=image_id,
+            product_id=product_id,
+            position=position,
+            storage_key=key,
+            content_type=processed.content_type,
+            width=processed.width,
+            height=processed.height,
+            sha256=processed.sha256,
+        )
+    )
+    await session.flush()
+    log.info("product.image_added", product_id=str(product_id), image_id=str(image_id))
+    return await get_product_row(session, product_id)
+
+
+async def remove_image(
+    session: AsyncSession, *, product_id: uuid.UUID, image_id: uuid.UUID, user: User
+) -> None:
+    image = await session.scalar(
+        select(ProductImage)
+        .join(Product, Product.id == ProductImage.product_id)
+        .where(ProductImage.id == image_id, Product.id == product_id, Product.seller_id == user.id)
+    )
+    if image is None:
+        raise AppError("product.image_not_found", status=404)
+    await session.delete(image)
+    await session.flush()
+    await product_storage().delete(image.storage_key)
+
+
+async def read_public_image(
+    session: AsyncSession, *, product_id: uuid.UUID, image_id: uuid.UUID
+) -> tuple[bytes, str]:
+    """Bytes and content type of a photo of an active product."""
+    row = (
+        await session.execute(
+            select(ProductImage.storage_key, ProductImage.content_type)
+            .join(Product, Product.id == ProductImage.product_id)
+            .where(
+                ProductImage.id == image_id,
+                Product.id == product_id,
+                Product.status == ProductStatus.ACTIVE,
+            )
+        )
+    ).first()
+    if row is None:
+        raise AppError("product.image_not_found", status=404)
+    return await product_storage().get(row.storage_key), row.content_type

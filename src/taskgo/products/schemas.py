@@ -1,0 +1,68 @@
+"""Request and response bodies of the product routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from taskgo.money import MoneyOut, Price
+from taskgo.schemas import ApiModel
+from taskgo.users.schemas import CityOut
+
+Title = Annotated[str, Field(min_length=3, max_length=120)]
+Description = Annotated[str, Field(max_length=5000)]
+Category = Annotated[str, Field(min_length=2, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=False)]
+
+
+class ProductCreateIn(ApiModel):
+    title: Title
+    description: Description = ""
+    price: Price
+    category: Category
+    stock: Stock = 1
+    lat: float
+    lng: float
+    accuracy: float | None = Field(default=None, ge=0)
+    status: Literal["active", "draft"] = "active"
+
+
+class ProductUpdateIn(ApiModel):
+    title: Title | None = None
+    description: Description | None = None
+    price: Price | None = None
+    category: Category | None = None
+    stock: Stock | None = None
+    status: Literal["active", "draft"] | None = None
+
+
+class ProductImageOut(ApiModel):
+    id: uuid.UUID
+    url: str
+    width: int
+    height: int
+    position: int
+
+
+class ProductOut(ApiModel):
+    id: uuid.UUID
+    title: str
+    description: str
+    price: MoneyOut
+    category: str
+    stock: int
+    status: str
+    seller_id: uuid.UUID
+    created_in_city: CityOut | None
+    images: list[ProductImageOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(ApiModel):
+    items: list[ProductOut]
+    next_cursor: str | None
+    city: CityOut | None = None

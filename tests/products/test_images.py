@@ -1,0 +1,79 @@
+"""Product photos: type sniffing, metadata stripping, the limit of 8, nosniff."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import httpx
+from PIL import Image
+
+from tests.products.conftest import create_product
+
+
+def png_bytes(size: tuple[int, int] = (32, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (40, 20), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise for display
+    exif[0x8825] = {1: "S", 2: (24.0, 57.0, 20.0)}  # GPS IFD
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+async def upload(client: httpx.AsyncClient, product_id: str, headers: dict[str, str], data: bytes, name: str = "foto.png") -> httpx.Response:
+    return await client.post(
+        f"/api/products/{product_id}/images", files={"file": (name, data, "image/png")}, headers=headers
+    )
+
+
+async def test_upload_and_serve_image(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Luminária")
+    response = await upload(client, product["id"], auth_headers(seller), jpeg_with_gps(), "foto.jpg")
+    assert response.status_code == 201, response.text
+    image = response.json()["images"][0]
+    # EXIF orientation 6 turns 40×20 into 20×40.
+    assert (image["width"], image["height"]) == (20, 40)
+
+    served = await client.get(image["url"])
+    assert served.status_code == 200
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-type"] == "image/jpeg"
+    reopened = Image.open(io.BytesIO(served.content))
+    assert 0x8825 not in reopened.getexif()
+    assert 0x0112 not in reopened.getexif()
+
+
+async def test_pdf_named_png_rejected(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Luminária")
+    response = await upload(client, product["id"], auth_headers(seller), b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "upload.unsupported_type"
+
+
+async def test_ninth_image_rejected(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Luminária")
+    for _ in range(8):
+        assert (await upload(client, product["id"], auth_headers(seller), png_bytes())).status_code == 201
+    ninth = await upload(client, product["id"], auth_headers(seller), png_bytes())
+    assert ninth.status_code == 422
+    assert ninth.json()["error"]["code"] == "product.too_many_images"
+
+
+async def test_other_partner_cannot_upload(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+    seller = await make_user(role="partner")
+    intruder = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Luminária")
+    response = await upload(client, product["id"], auth_headers(intruder), png_bytes())
+    assert response.status_code == 403
+    fetched = await client.get(f"/api/products/{product['id']}", headers=auth_headers(seller))
+    assert fetched.json()["images"] == []
