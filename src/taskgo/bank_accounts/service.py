@@ -204,6 +204,9 @@ async def create_bank_account(
         is_primary=not existing,
         review_status=ReviewStatus.PENDING_REVIEW if reasons else ReviewStatus.CLEAR,
         review_reasons=reasons,
+        # The statement's clock, not the transaction's: two accounts created in one
+        # transaction still list in creation order.
+        created_at=func.clock_timestamp(),
     )
     session.add(account)
     await flush_or_conflict(session)
