@@ -1,0 +1,1 @@
+"""In-app notifications, device tokens and push delivery (FCM HTTP v1 or the log)."""

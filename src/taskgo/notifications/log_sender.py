@@ -1,0 +1,64 @@
+"""Push sender for development: writes each push to the log instead of sending it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from taskgo.notifications.push import (
+    PushAttempt,
+    PushMessage,
+    PushOutcome,
+    PushPayloadError,
+    PushResult,
+    build_fcm_message,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def token_suffix(token: str) -> str:
+    """Last characters of a device token, enough to tell tokens apart in logs."""
+    return token[-8:]
+
+
+class LogSender:
+    """Validates each message as the FCM sender would, then logs it as delivered."""
+
+    name = "log"
+
+    async def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
+        results: list[PushResult] = []
+        for message in messages:
+            started = datetime.now(UTC)
+            clock = time.perf_counter()
+            try:
+                build_fcm_message(message)
+            except PushPayloadError as error:
+                log.warning("push.payload_rejected", key=message.key, error=str(error))
+                results.append(PushResult(message=message, outcome=PushOutcome.PAYLOAD_REJECTED))
+                continue
+
+            log.info(
+                "push.logged",
+                key=message.key,
+                token_suffix=token_suffix(message.token),
+                title=message.title,
+                body=message.body,
+            )
+            attempt = PushAttempt(
+                number=message.attempts_made + 1,
+                started_at=started,
+                duration_ms=(time.perf_counter() - clock) * 1000,
+                status_code=None,
+            )
+            results.append(
+                PushResult(message=message, outcome=PushOutcome.DELIVERED, attempts=[attempt])
+            )
+        return results
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,266 @@
+"""FCM HTTP v1 sender against the local stand-in (TLS, HTTP/2, OAuth2 service account)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from tests.standins.fcm import FcmStandin, make_device_token
+from tests.standins.fcm_failures import Failure
+
+from taskgo.notifications.client import FcmConfig, FcmSender
+from taskgo.notifications.push import PushMessage, PushOutcome
+
+
+def push(token: str, key: str = "k1", **changes: object) -> PushMessage:
+    message = PushMessage(
+        key=key,
+        token=token,
+        title="Nova ordem de serviço: Pintura em Cascavel",
+        body="Pintar a sala e dois quartos",
+        data={"kind": "order_created", "serviceOrderId": "8d0c8d9e"},
+        collapse_key="order-8d0c8d9e",
+    )
+    return replace(message, **changes)  # type: ignore[arg-type]
+
+
+async def test_delivers_over_http2(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    tokens = [make_device_token() for _ in range(20)]
+    fcm_standin.register(*tokens)
+
+    results = await fcm_sender.send([push(token, key=str(i)) for i, token in enumerate(tokens)])
+
+    assert [result.outcome for result in results] == [PushOutcome.DELIVERED] * 20
+    assert [result.message.key for result in results] == [str(i) for i in range(20)]
+    assert all(
+        result.provider_message_id
+        and result.provider_message_id.startswith("projects/taskgo-test/messages/")
+        for result in results
+    )
+    assert sorted(fcm_standin.delivered_tokens()) == sorted(tokens)
+    assert {record.http_version for record in fcm_standin.send_requests} == {"2"}
+    # Twenty concurrent sends share one access token.
+    assert fcm_standin.oauth.token_requests == 1
+
+
+async def test_sends_v1_message_shape(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+
+    await fcm_sender.send([push(token)])
+
+    message = fcm_standin.deliveries[0].message
+    assert message["token"] == token
+    assert message["notification"] == {
+        "title": "Nova ordem de serviço: Pintura em Cascavel",
+        "body": "Pintar a sala e dois quartos",
+    }
+    assert message["data"] == {"kind": "order_created", "serviceOrderId": "8d0c8d9e"}
+    assert message["android"] == {"priority": "HIGH", "collapse_key": "order-8d0c8d9e"}
+    assert message["apns"]["headers"]["apns-collapse-id"] == "order-8d0c8d9e"
+    assert message["apns"]["headers"]["apns-priority"] == "10"
+
+
+async def test_unregistered_token(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.unregister(token)
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.TOKEN_UNREGISTERED
+    assert result.outcome.deactivates_token
+    assert [(a.status_code, a.error_code) for a in result.attempts] == [(404, "UNREGISTERED")]
+    assert len(fcm_standin.requests_for(token)) == 1
+
+
+async def test_malformed_token_is_invalid(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    [result] = await fcm_sender.send([push("not a token")])
+
+    assert result.outcome is PushOutcome.TOKEN_INVALID
+    assert result.outcome.deactivates_token
+    assert [(a.status_code, a.error_code) for a in result.attempts] == [(400, "INVALID_ARGUMENT")]
+    assert fcm_standin.deliveries == []
+
+
+async def test_invalid_token_named_in_message(
+    fcm_standin: FcmStandin, fcm_sender: FcmSender
+) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, Failure.invalid_token_message_only())
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.TOKEN_INVALID
+    assert len(result.attempts) == 1
+
+
+async def test_payload_error_keeps_token(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, Failure.invalid_payload("message.android.ttl"))
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.PAYLOAD_REJECTED
+    assert not result.outcome.deactivates_token
+    assert len(result.attempts) == 1
+    assert len(fcm_standin.requests_for(token)) == 1
+
+
+async def test_rate_limit_honours_retry_after(
+    fcm_standin: FcmStandin, fcm_sender: FcmSender
+) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, Failure.rate_limited(retry_after=1))
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.DELIVERED
+    assert [a.status_code for a in result.attempts] == [429, 200]
+    assert result.attempts[0].error_code == "QUOTA_EXCEEDED"
+    assert result.attempts[0].retry_after_seconds == 1.0
+    first, second = fcm_standin.requests_for(token)
+    # The configured backoff is 10 ms; only Retry-After explains a one-second gap.
+    assert second.received_at - first.received_at >= 0.95
+
+
+async def test_retries_503_then_delivers(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, Failure.unavailable(), Failure.internal())
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.DELIVERED
+    assert [a.status_code for a in result.attempts] == [503, 500, 200]
+    assert [a.number for a in result.attempts] == [1, 2, 3]
+
+
+async def test_gives_up_after_five_attempts(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, *[Failure.unavailable()] * 8)
+
+    [result] = await fcm_sender.send([push(token)])
+
+    assert result.outcome is PushOutcome.FAILED
+    assert not result.outcome.deactivates_token
+    assert [a.status_code for a in result.attempts] == [503] * 5
+    assert len(fcm_standin.requests_for(token)) == 5
+
+
+async def test_attempt_budget_spans_runs(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, *[Failure.unavailable()] * 8)
+
+    [result] = await fcm_sender.send([push(token, attempts_made=3)])
+
+    assert result.outcome is PushOutcome.FAILED
+    assert [a.number for a in result.attempts] == [4, 5]
+    assert len(fcm_standin.requests_for(token)) == 2
+
+
+async def test_long_retry_after_defers(fcm_standin: FcmStandin, fcm_config: FcmConfig) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.script(token, Failure.rate_limited(retry_after=120))
+    sender = FcmSender(replace(fcm_config, max_inline_wait_seconds=5))
+
+    before = datetime.now(UTC)
+    try:
+        [result] = await sender.send([push(token)])
+    finally:
+        await sender.aclose()
+
+    assert result.outcome is PushOutcome.DEFERRED
+    assert not result.outcome.is_final
+    assert result.retry_at is not None
+    assert before + timedelta(seconds=119) <= result.retry_at
+    assert result.retry_at <= datetime.now(UTC) + timedelta(seconds=121)
+    assert len(fcm_standin.requests_for(token)) == 1
+
+
+async def test_refreshes_rejected_access_token(
+    fcm_standin: FcmStandin, fcm_sender: FcmSender
+) -> None:
+    first, second = make_device_token(), make_device_token()
+    fcm_standin.register(first, second)
+    await fcm_sender.send([push(first)])
+    fcm_standin.revoke_access_tokens()
+
+    [result] = await fcm_sender.send([push(second)])
+
+    assert result.outcome is PushOutcome.DELIVERED
+    assert [a.status_code for a in result.attempts] == [401, 200]
+    assert fcm_standin.oauth.token_requests == 2
+
+
+async def test_wrong_key_is_rejected(fcm_standin: FcmStandin, fcm_config: FcmConfig) -> None:
+    other = FcmStandin(project_id="taskgo-test")
+    # A key for the same project that the stand-in's token endpoint never issued.
+    info = other.oauth.service_account_info(token_uri=fcm_standin.token_uri)
+    sender = FcmSender(replace(fcm_config, service_account_info=info))
+    token = make_device_token()
+    fcm_standin.register(token)
+
+    try:
+        [result] = await sender.send([push(token)])
+    finally:
+        await sender.aclose()
+
+    assert result.outcome is PushOutcome.FAILED
+    assert [a.error_code for a in result.attempts] == ["ACCESS_TOKEN_UNAVAILABLE"]
+    assert fcm_standin.send_requests == []
+
+
+async def test_concurrency_is_bounded(fcm_standin: FcmStandin, fcm_config: FcmConfig) -> None:
+    tokens = [make_device_token() for _ in range(40)]
+    fcm_standin.register(*tokens)
+    fcm_standin.response_delay_seconds = 0.02
+    sender = FcmSender(replace(fcm_config, max_concurrency=4))
+
+    started = time.perf_counter()
+    try:
+        results = await sender.send([push(token, key=token) for token in tokens])
+    finally:
+        await sender.aclose()
+
+    assert all(result.outcome is PushOutcome.DELIVERED for result in results)
+    assert fcm_standin.max_in_flight == 4
+    # Forty 20 ms responses, four at a time, cannot finish sooner than ten rounds.
+    assert time.perf_counter() - started >= 0.2
+
+
+async def test_oversized_payload_sends_nothing(
+    fcm_standin: FcmStandin, fcm_sender: FcmSender
+) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+
+    [result] = await fcm_sender.send([push(token, body="x" * 5000)])
+
+    assert result.outcome is PushOutcome.PAYLOAD_REJECTED
+    assert result.attempts == []
+    assert fcm_standin.send_requests == []
+
+
+async def test_one_bad_token_spares_others(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    good = [make_device_token() for _ in range(5)]
+    gone = make_device_token()
+    fcm_standin.register(*good)
+
+    results = await asyncio.wait_for(
+        fcm_sender.send([push(token, key=token) for token in [*good, gone]]), timeout=10
+    )
+
+    outcomes = {result.message.key: result.outcome for result in results}
+    assert outcomes == {
+        **{token: PushOutcome.DELIVERED for token in good},
+        gone: PushOutcome.TOKEN_UNREGISTERED,
+    }
