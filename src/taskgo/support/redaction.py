@@ -146,9 +146,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
 _DETECTORS: tuple[_Detector, ...] = (
     # EMV "copia e cola" payload: starts with the payload format indicator 000201 and ends
     # with the CRC field 6304XXXX. Merchant names inside may contain spaces.
-    _Detector(
-        _compile(r"000201[^\n]{20,}?6304[0-9A-F]{4}|000201\S{20,}"), _classify_pix_payload
-    ),
+    _Detector(_compile(r"000201[^\n]{20,}?6304[0-9A-F]{4}|000201\S{20,}"), _classify_pix_payload),
     _Detector(
         _compile(
             r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"

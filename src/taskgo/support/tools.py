@@ -109,21 +109,21 @@ TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
 
 
 class OrderLookup(Protocol):
-    """Read access to the caller's own orders, implemented over the other domains."""
+    """Read access to one user's own orders; the user is bound when the lookup is built."""
 
-    async def list_purchases(
-        self, *, user_id: uuid.UUID, status: str | None, limit: int
-    ) -> list[dict[str, Any]]: ...
+    async def list_purchases(self, *, status: str | None, limit: int) -> list[dict[str, Any]]: ...
 
-    async def get_tracking(
-        self, *, user_id: uuid.UUID, purchase_id: uuid.UUID
-    ) -> dict[str, Any] | None:
-        """Return tracking of a purchase the user takes part in, or None."""
+    async def get_tracking(self, *, purchase_id: uuid.UUID) -> dict[str, Any] | None:
+        """Return tracking of a purchase the user bought or sold, or None."""
         ...
 
     async def list_service_orders(
-        self, *, user_id: uuid.UUID, status: str | None, limit: int
+        self, *, status: str | None, limit: int
     ) -> list[dict[str, Any]]: ...
+
+
+class LookupUnavailable(Exception):
+    """The domain service behind a tool is missing or failed; the model is told so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +166,8 @@ class SupportTools:
 
         try:
             payload = await self._dispatch(call.name, arguments)
+        except LookupUnavailable:
+            payload = _error("lookup_unavailable", "This lookup is not available right now.")
         except ValidationError as error:
             fields = sorted(
                 {".".join(str(part) for part in item["loc"]) for item in error.errors()}
@@ -185,16 +187,12 @@ class SupportTools:
     async def _dispatch(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         if name == LIST_MY_PURCHASES:
             parsed = ListPurchasesArguments.model_validate(arguments)
-            purchases = await self._lookup.list_purchases(
-                user_id=self._user_id, status=parsed.status, limit=parsed.limit
-            )
+            purchases = await self._lookup.list_purchases(status=parsed.status, limit=parsed.limit)
             return {"purchases": purchases, "count": len(purchases)}
 
         if name == GET_PURCHASE_TRACKING:
             tracked = PurchaseTrackingArguments.model_validate(arguments)
-            tracking = await self._lookup.get_tracking(
-                user_id=self._user_id, purchase_id=tracked.purchase_id
-            )
+            tracking = await self._lookup.get_tracking(purchase_id=tracked.purchase_id)
             if tracking is None:
                 return _error(
                     "purchase_not_found",
@@ -206,7 +204,7 @@ class SupportTools:
         if name == LIST_MY_SERVICE_ORDERS:
             listed = ListServiceOrdersArguments.model_validate(arguments)
             orders = await self._lookup.list_service_orders(
-                user_id=self._user_id, status=listed.status, limit=listed.limit
+                status=listed.status, limit=listed.limit
             )
             return {"serviceOrders": orders, "count": len(orders)}
 

@@ -1,0 +1,164 @@
+"""The assistant's read access to purchases, tracking and service orders of one user.
+
+Each lookup calls the owning domain's service functions with the authenticated user, so
+the other domains' own participant checks apply. Every lookup runs inside a SAVEPOINT
+that is always rolled back, and after-commit callbacks it registers are dropped: even a
+service function that writes (the tracking timeline creates its shipment row on first
+read) leaves no trace, so no tool call can change state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.db.session import AFTER_COMMIT_KEY
+from taskgo.errors import AppError
+from taskgo.i18n import format_brl
+from taskgo.money import format_centavos
+from taskgo.support.tools import LookupUnavailable
+from taskgo.users.models import User
+
+log = structlog.get_logger(__name__)
+
+# Descriptions typed by clients can be long; the model needs only the gist.
+_DESCRIPTION_CHARS = 160
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _service_function(module_name: str, *names: str) -> Callable[..., Any]:
+    """Return the first of `names` in a domain's service module.
+
+    Raises LookupUnavailable when the domain or the function does not exist, so the tool
+    answers "not available" instead of failing the whole turn.
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise LookupUnavailable(module_name) from error
+    for name in names:
+        function = getattr(module, name, None)
+        if callable(function):
+            return function
+    raise LookupUnavailable(f"{module_name}.{names[0]}")
+
+
+class DomainOrderLookup:
+    def __init__(self, session: AsyncSession, *, user: User, locale: str) -> None:
+        self._session = session
+        self._user = user
+        self._locale = locale
+
+    @asynccontextmanager
+    async def _read_only(self) -> AsyncIterator[None]:
+        pending = list(self._session.info.get(AFTER_COMMIT_KEY, []))
+        savepoint = await self._session.begin_nested()
+        try:
+            yield
+        finally:
+            await savepoint.rollback()
+            self._session.info[AFTER_COMMIT_KEY] = pending
+
+    # --- purchases ------------------------------------------------------------------------
+
+    def _purchase_summary(self, purchase: Any) -> dict[str, Any]:
+        role = "seller" if purchase.seller_id == self._user.id else "buyer"
+        items = [f"{item.title} x{item.quantity}" for item in (purchase.items or [])]
+        return {
+            "purchaseId": str(purchase.id),
+            "role": role,
+            "status": purchase.status,
+            "total": format_centavos(purchase.total_cents),
+            "totalFormatted": format_brl(purchase.total_cents, self._locale),
+            "items": items,
+            "trackingCode": purchase.tracking_code,
+            "holdReason": purchase.hold_reason,
+            "createdAt": _iso(purchase.created_at),
+            "shippedAt": _iso(purchase.shipped_at),
+            "deliveredAt": _iso(purchase.delivered_at),
+            "releaseAt": _iso(purchase.release_at),
+        }
+
+    async def list_purchases(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+        list_for_user = _service_function("taskgo.purchases.service", "list_purchases_for_user")
+        async with self._read_only():
+            result = await list_for_user(self._session, user=self._user, cursor=None, limit=limit)
+            purchases = result[0] if isinstance(result, tuple) else result
+            summaries = [self._purchase_summary(purchase) for purchase in purchases]
+        if status:
+            summaries = [item for item in summaries if item["status"] == status]
+        return summaries[:limit]
+
+    async def get_tracking(self, *, purchase_id: uuid.UUID) -> dict[str, Any] | None:
+        get_purchase = _service_function("taskgo.purchases.service", "get_purchase_for_participant")
+        get_timeline = _service_function("taskgo.tracking.service", "get_timeline")
+        async with self._read_only():
+            try:
+                purchase = await get_purchase(
+                    self._session, purchase_id=purchase_id, user=self._user
+                )
+                timeline = await get_timeline(
+                    self._session, purchase_id=purchase_id, user=self._user
+                )
+            except AppError as error:
+                # Not found and not a participant look the same to the model on purpose.
+                log.info(
+                    "support.lookup.purchase_refused",
+                    user_id=str(self._user.id),
+                    purchase_id=str(purchase_id),
+                    code=error.code,
+                )
+                return None
+            summary = self._purchase_summary(purchase)
+            summary.update(
+                trackingCode=timeline.tracking_code or summary["trackingCode"],
+                trackingStatus=timeline.status,
+                events=[
+                    {
+                        "status": event.status,
+                        "description": event.description,
+                        "location": event.location,
+                        "occurredAt": _iso(event.occurred_at),
+                    }
+                    for event in timeline.events[-10:]
+                ],
+            )
+        return summary
+
+    # --- service orders -------------------------------------------------------------------
+
+    async def list_service_orders(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+        list_orders = _service_function(
+            "taskgo.service_orders.service", "list_orders_for_user", "list_service_orders"
+        )
+        async with self._read_only():
+            result = await list_orders(self._session, user=self._user, cursor=None, limit=limit)
+            orders = result[0] if isinstance(result, tuple) else result
+            summaries = [
+                {
+                    "serviceOrderId": str(order.id),
+                    "role": "partner"
+                    if getattr(order, "partner_id", None) == self._user.id
+                    else "client",
+                    "status": order.status,
+                    "category": order.category,
+                    "description": (order.description or "")[:_DESCRIPTION_CHARS],
+                    "createdAt": _iso(order.created_at),
+                    "acceptedAt": _iso(getattr(order, "accepted_at", None)),
+                }
+                for order in orders
+            ]
+        if status:
+            summaries = [item for item in summaries if item["status"] == status]
+        return summaries[:limit]
