@@ -9,9 +9,12 @@ def test_bank_list_well_formed() -> None:
     assert len(banks) >= 240
     assert len({bank.code for bank in banks}) == len(banks)
     for bank in banks:
-        assert len(bank.code) == 3 and bank.code.isdigit(), bank
-        assert len(bank.ispb) == 8 and bank.ispb.isdigit(), bank
-        assert bank.name.strip() == bank.name and bank.name, bank
+        assert len(bank.code) == 3, bank
+        assert bank.code.isdigit(), bank
+        assert len(bank.ispb) == 8, bank
+        assert bank.ispb.isdigit(), bank
+        assert bank.name, bank
+        assert bank.name.strip() == bank.name, bank
 
 
 @pytest.mark.parametrize(

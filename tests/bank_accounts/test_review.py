@@ -3,6 +3,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -154,3 +155,10 @@ async def test_recheck_unverified_does_nothing(
     await create(client, auth_headers(partner))
 
     assert await recheck_holders_after_verification(db, user=partner) == 0
+
+
+def test_verified_cpf_context_matches_verification() -> None:
+    from taskgo.bank_accounts.sealing import VERIFIED_CPF_CONTEXT
+
+    verification = pytest.importorskip("taskgo.verification.service")
+    assert VERIFIED_CPF_CONTEXT == verification.USER_CPF_CONTEXT

@@ -38,18 +38,18 @@ class NumberWithDigit:
 def _split(value: str, digit: str | None, *, prefix: str) -> tuple[str, str | None]:
     """Split "1234-5" into its parts and reconcile it with a separately given digit."""
     text = _IGNORED.sub("", value).upper()
-    given = _IGNORED.sub("", digit).upper() if digit is not None else None
-    if given == "":
-        given = None
+    separate = _IGNORED.sub("", digit).upper() if digit is not None else None
+    if separate == "":
+        separate = None
 
     if "-" in text:
         number, _, inline = text.partition("-")
         if "-" in inline:
             raise InvalidValue(f"bank_account.{prefix}_invalid")
-        if given is not None and given != inline:
+        if separate is not None and separate != inline:
             raise InvalidValue(f"bank_account.{prefix}_digit_conflict")
         return number, inline
-    return text, given
+    return text, separate
 
 
 def _check_digit(digit: str | None, *, prefix: str) -> str | None:

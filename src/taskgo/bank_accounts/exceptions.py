@@ -1,7 +1,7 @@
 """The failure raised by the pure parsers of this package (documents, PIX keys, bank data).
 
 The parsers know nothing about HTTP or request fields, so they raise `InvalidValue` with a
-stable code; the service turns it into an `AppError` that names the request field.
+stable code. The service turns it into an `AppError` that names the request field.
 """
 
 from __future__ import annotations

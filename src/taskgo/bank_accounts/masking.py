@@ -1,9 +1,9 @@
 """Masked forms of the secrets this package stores, for API responses.
 
-A masked value shows just enough for the owner to recognise it and never enough to use it:
-the middle block of a CPF (the common Brazilian display), the root of a CNPJ, the last
-digits of an account, the first letter and the domain of an e-mail, the last four digits
-of a phone, and the first and last four characters of a random key.
+A masked value shows just enough for the owner to recognise it and never enough to use it.
+A CPF keeps its middle block (the common Brazilian display) and a CNPJ the start of its
+root. An account keeps its last digits, an e-mail its first letter and domain, a phone its
+last four digits, and a random key its first and last four characters.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Partner bank accounts. Account number, holder document and PIX key are stored encrypted.
 
-Each secret column holds a `taskgo.crypto.encrypt_field` token, which carries the id of the
+Each secret column contains a `taskgo.crypto.encrypt_field` token, which carries the id of the
 key that sealed it so keys can rotate. Equality lookups (duplicate detection) go through
 HMAC blind indexes, never through the clear text.
 """

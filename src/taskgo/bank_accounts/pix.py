@@ -7,8 +7,8 @@ UUID with hyphens.
 Without an explicit type, a value whose shape fits two types is rejected as ambiguous
 rather than guessed. The key case is 11 bare digits, which fit a CPF and a mobile number
 with its area code. The CPF check digits are not used to break the tie: a CPF with one
-mistyped digit would otherwise be stored as somebody else's phone key, and the payout
-would go to that stranger.
+mistyped digit would otherwise be stored as another person's phone key, and the payout
+would go to that person.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Partner bank account rules: create, list, delete, choose the primary account.
 
 Writes for one partner are serialized by a transaction-scoped advisory lock, so "is this the
-first account?" and "which account is primary?" are answered against committed data. The
+first account?" and "which account is primary?" are checked against committed data. The
 partial unique index `uq_bank_accounts_one_primary` stays the last guarantee: should two
 writers ever get past the lock, the database rejects the second primary and the request
 fails with a retryable 409 instead of leaving two primaries.
@@ -100,7 +100,7 @@ async def review_reasons(
 ) -> list[str]:
     """List why an account needs a human look; empty when every automatic check passes.
 
-    The holder must be the partner (their verified CPF) or a company (a CNPJ); a partner whose
+    The holder must be the partner (their verified CPF) or a company (a CNPJ). A partner whose
     identity is not verified yet cannot be matched, so that account waits for review too.
     """
     reasons: list[str] = []

@@ -1,7 +1,7 @@
 """Turn a create request into validated, normalized values, or one error naming each field.
 
 Every field is checked before any error is raised, so the client sees all the problems of a
-form at once in `details.errors`; the top-level code and field are those of the first one.
+form at once in `details.errors`. The top-level code and field are those of the first one.
 """
 
 from __future__ import annotations
@@ -128,7 +128,12 @@ def validate_create(data: BankAccountCreate) -> ValidatedAccount:
         collector.add("pixKey", InvalidValue("bank_account.pix_key_type_without_key"))
 
     collector.raise_if_any()
-    assert document and holder_name and bank and agency and account
+    # raise_if_any() raised unless every parser returned a value.
+    assert document is not None
+    assert holder_name is not None
+    assert bank is not None
+    assert agency is not None
+    assert account is not None
     return ValidatedAccount(
         holder_name=holder_name,
         holder_document=document,
