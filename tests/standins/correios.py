@@ -96,11 +96,16 @@ class CorreiosStandin:
         status: int,
         *,
         times: int = 1,
+        after: int = 0,
         path: str = "objetos",
         headers: dict[str, str] | None = None,
     ) -> None:
-        """Fail the next ``times`` requests whose path contains ``path`` with ``status``."""
+        """Fail ``times`` requests whose path contains ``path`` with ``status``.
+
+        The first ``after`` matching requests are served normally (status 0 marks them).
+        """
         with self._lock:
+            self._failures.extend([(path, 0, {})] * after)
             self._failures.extend([(path, status, headers or {})] * times)
 
     def expire_all_tokens(self) -> None:
