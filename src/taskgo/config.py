@@ -18,30 +18,57 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     # --- core ---
-    environment: Environment = "dev"
+    environment: Environment = Field(
+        default="dev", description="`dev`, `test` or `production` (production forbids dev auth)."
+    )
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL; when unset an embedded server runs with data in PGDATA_DIR.",
     )
-    pgdata_dir: Path = Path("var/pgdata")
-    redis_url: str | None = None
-    log_json: bool | None = Field(
-        default=None, description="JSON logs; defaults to on outside the dev environment."
+    pgdata_dir: Path = Field(
+        default=Path("var/pgdata"), description="Data folder of the embedded PostgreSQL."
     )
-    log_level: str = "INFO"
-    public_base_url: str = "http://127.0.0.1:8000"
-    default_locale: str = "pt_BR"
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for Socket.IO fan-out across API processes; unset = in-process only.",
+    )
+    log_json: bool | None = Field(
+        default=None, description="JSON logs; unset = on outside the dev environment."
+    )
+    log_level: str = Field(default="INFO", description="Minimum log level.")
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Address the apps use to reach this server, for links in pages and e-mails.",
+    )
 
     # --- auth ---
-    auth_provider: Literal["firebase", "dev"] = "dev"
-    firebase_project_id: str = "taskgo-dev"
-    firebase_keys_url: str = (
-        "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    auth_provider: Literal["firebase", "dev"] = Field(
+        default="dev",
+        description="`firebase` verifies Firebase ID tokens; `dev` signs local tokens "
+        "and adds POST /api/auth/dev/token.",
     )
-    auth_clock_skew_seconds: int = Field(default=60, ge=0, le=60)
-    auth_key_refetch_interval_seconds: float = Field(default=30.0, ge=0)
-    dev_signing_key_path: Path = Path("var/dev-signing-key.pem")
-    dev_token_ttl_seconds: int = Field(default=3600, ge=60)
+    firebase_project_id: str = Field(
+        default="taskgo-dev", description="Firebase project id: the tokens' `aud` and issuer suffix."
+    )
+    firebase_keys_url: str = Field(
+        default=(
+            "https://www.googleapis.com/robot/v1/metadata/x509/"
+            "securetoken@system.gserviceaccount.com"
+        ),
+        description="Google's x509 certificates for ID tokens, cached for their max-age.",
+    )
+    auth_clock_skew_seconds: int = Field(
+        default=60, ge=0, le=60, description="Clock skew allowed on exp, iat and auth_time (s)."
+    )
+    auth_key_refetch_interval_seconds: float = Field(
+        default=30.0, ge=0, description="Minimum seconds between key refetches for unknown kids."
+    )
+    dev_signing_key_path: Path = Field(
+        default=Path("var/dev-signing-key.pem"), description="RSA key of the dev token issuer."
+    )
+    dev_token_ttl_seconds: int = Field(
+        default=3600, ge=60, description="Lifetime of dev tokens (s)."
+    )
 
     # --- encryption of documents, account numbers and PIX keys ---
     field_encryption_keys: str = Field(
@@ -50,12 +77,100 @@ class Settings(BaseSettings):
     )
 
     # --- money ---
-    platform_fee_bps: int = Field(default=500, ge=0, le=10_000)
-
-    # --- jobs ---
-    jobs_queue: str = "default"
+    platform_fee_bps: int = Field(
+        default=500, ge=0, le=10_000, description="Platform fee in basis points (500 = 5 %)."
+    )
 
     # --- domain settings (one block per domain) ---
+
+    # --- service orders and notifications ---
+    service_order_expiry_days: int = Field(
+        default=7, ge=1, le=90, description="Days an open service order waits for a partner."
+    )
+    push_provider: Literal["fcm", "log"] = Field(
+        default="log", description="`fcm` sends through FCM HTTP v1; `log` only logs each push."
+    )
+    fcm_project_id: str | None = Field(
+        default=None, description="Firebase project of the pushes; default: the key's project_id."
+    )
+    fcm_service_account_file: Path | None = Field(
+        default=None, description="Service account JSON key file for FCM."
+    )
+    fcm_service_account_json: str | None = Field(
+        default=None, repr=False, description="The service account JSON key itself."
+    )
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    fcm_token_uri: str | None = Field(
+        default=None, description="OAuth2 token endpoint; default: the key's token_uri."
+    )
+    fcm_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle for FCM and its token endpoint."
+    )
+    fcm_max_concurrency: int = Field(default=100, ge=1, le=1000)
+    fcm_max_attempts: int = Field(default=5, ge=1, le=10)
+    fcm_retry_base_seconds: float = Field(default=1.0, gt=0)
+    fcm_retry_max_seconds: float = Field(default=60.0, gt=0)
+    fcm_max_inline_wait_seconds: float = Field(
+        default=30.0, ge=0, description="Longer waits end the job run and reschedule the push."
+    )
+    fcm_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # --- purchases and payments ---
+    payments_provider: Literal["stripe", "local"] | None = Field(
+        default=None,
+        description="`stripe` or the `local` simulator; unset means stripe when "
+        "STRIPE_SECRET_KEY is set, else local.",
+    )
+    stripe_secret_key: str = Field(default="", repr=False)
+    stripe_webhook_secret: str = Field(default="", repr=False)
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com", description="Stripe API base URL (a stand-in in tests)."
+    )
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    stripe_connect_country: str = Field(default="BR", min_length=2, max_length=2)
+    payments_capture_at_authorization: bool = Field(
+        default=False,
+        description="Capture as soon as the card is authorized instead of before the "
+        "authorization expires; the money is held on the platform either way.",
+    )
+    payments_capture_margin_hours: int = Field(
+        default=24, ge=1, le=120,
+        description="Capture this many hours before the charge's capture_before.",
+    )
+    payments_authorization_validity_hours: int = Field(
+        default=120, ge=24, le=720,
+        description="Assumed authorization lifetime when the charge reports no "
+        "capture_before (Visa merchant-initiated holds last 5 days).",
+    )
+    purchase_payment_timeout_minutes: int = Field(
+        default=60, ge=5, description="Unpaid purchases are canceled and their stock restored."
+    )
+    purchase_ship_within_days: int = Field(
+        default=7, ge=1, description="Paid purchases not shipped in time are canceled and refunded."
+    )
+    purchase_auto_release_days: int = Field(
+        default=7, ge=1, description="Days after delivery before the escrow is released."
+    )
+    connect_return_url: str | None = Field(
+        default=None, description="Where Stripe onboarding returns; default under PUBLIC_BASE_URL."
+    )
+
+    @property
+    def effective_payments_provider(self) -> Literal["stripe", "local"]:
+        if self.payments_provider is not None:
+            return self.payments_provider
+        return "stripe" if self.stripe_secret_key else "local"
+
+    @model_validator(mode="after")
+    def _check_payments(self) -> Settings:
+        if self.effective_payments_provider == "stripe" and not (
+            self.stripe_secret_key and self.stripe_webhook_secret
+        ):
+            raise ValueError(
+                "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
+            )
+        return self
 
     # --- uploads and identity verification ---
     storage_url: str | None = Field(
