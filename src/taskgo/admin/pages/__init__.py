@@ -1,0 +1,1 @@
+"""Server-rendered admin console pages (HTML, pt-BR by default, English by Accept-Language)."""
