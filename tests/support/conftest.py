@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.standins.openai_server import OpenAIStandIn
+from taskgo.config import reset_settings
+
+# Socket.IO fixtures of the realtime tests: a uvicorn server on loopback and real clients.
+from tests.realtime.fixtures import connect_socket, socket_server, token_for  # noqa: F401
+from tests.standins.openai_server import DEFAULT_KEY, OpenAIStandIn
+
+SetEnv = Callable[..., None]
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +28,38 @@ def openai_standin(openai_standin_server: OpenAIStandIn) -> OpenAIStandIn:
     openai_standin_server.reset()
     openai_standin_server.context_window = 16_000
     return openai_standin_server
+
+
+@pytest.fixture
+def support_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[SetEnv]:
+    """Set support settings through the environment for one test: `support_env(KEY="v")`."""
+
+    def apply(**values: Any) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+        reset_settings()
+
+    yield apply
+    monkeypatch.undo()
+    reset_settings()
+
+
+@pytest.fixture
+def use_openai(openai_standin: OpenAIStandIn, support_env: SetEnv) -> OpenAIStandIn:
+    """Point AI_PROVIDER=openai at the stand-in, with short backoffs and timeouts."""
+    support_env(
+        AI_PROVIDER="openai",
+        OPENAI_API_KEY=DEFAULT_KEY,
+        OPENAI_BASE_URL=openai_standin.base_url,
+        OPENAI_BACKOFF_BASE_SECONDS=0.01,
+        OPENAI_BACKOFF_MAX_SECONDS=2,
+        OPENAI_TIMEOUT_SECONDS=3,
+    )
+    return openai_standin
+
+
+async def new_conversation(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    response = await client.post("/api/support/conversations", headers=headers)
+    assert response.status_code == 201, response.text
+    conversation_id: str = response.json()["conversationId"]
+    return conversation_id

@@ -29,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 # Descriptions typed by clients can be long; the model needs only the gist.
 _DESCRIPTION_CHARS = 160
+_FILTERED_FETCH = 50
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,9 +93,10 @@ class DomainOrderLookup:
 
     async def list_purchases(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
         list_for_user = _service_function("taskgo.purchases.service", "list_purchases_for_user")
+        # A status filter is applied here, so look further back to still fill `limit`.
+        fetch = _FILTERED_FETCH if status else limit
         async with self._read_only():
-            result = await list_for_user(self._session, user=self._user, cursor=None, limit=limit)
-            purchases = result[0] if isinstance(result, tuple) else result
+            purchases = await list_for_user(self._session, user=self._user, limit=fetch)
             summaries = [self._purchase_summary(purchase) for purchase in purchases]
         if status:
             summaries = [item for item in summaries if item["status"] == status]
