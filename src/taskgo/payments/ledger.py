@@ -141,7 +141,19 @@ class Balances:
 
     accounts: dict[Account, int] = field(default_factory=lambda: dict.fromkeys(Account, 0))
     totals: dict[Kind, int] = field(default_factory=lambda: dict.fromkeys(Kind, 0))
-    keys: set[str] = field(default_factory=set)
+    # Amount moved by each posted transaction key.
+    amounts_by_key: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> set[str]:
+        return set(self.amounts_by_key)
+
+    def returned_by(self, source: str) -> int:
+        """Money given back to the buyer by one source (`refund`, `dispute`), in centavos."""
+        prefixes = (f"{source}:", f"{source}_loss:")
+        return sum(
+            amount for key, amount in self.amounts_by_key.items() if key.startswith(prefixes)
+        )
 
     @property
     def captured(self) -> int:
@@ -172,7 +184,7 @@ class Balances:
         for posting in transaction.postings:
             self.accounts[posting.account] += posting.amount
         self.totals[transaction.kind] += transaction.amount
-        self.keys.add(transaction.key)
+        self.amounts_by_key[transaction.key] = transaction.amount
 
 
 def balances_of(transactions: Iterable[LedgerTransaction]) -> Balances:

@@ -1,0 +1,250 @@
+"""Money moves of a purchase: capture, release (fee and transfer) and refunds.
+
+Every function here runs with the purchase row locked by the caller, calls the provider
+with an idempotency key derived from the purchase id, and books the result in the
+ledger under keys derived from the provider's object ids. A step that already happened
+(at the provider or in the books) is recognised and not repeated.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.jobs import enqueue
+from taskgo.payments import escrow, ledger_store
+from taskgo.payments import provider as p
+from taskgo.payments.models import PaymentAccount
+from taskgo.payments.provider import IntentSnapshot, PaymentError
+from taskgo.payments.providers import get_payments
+from taskgo.purchases import notify
+from taskgo.purchases.models import DisputeStatus, HoldReason, Purchase, PurchaseStatus
+from taskgo.purchases.service import now
+
+log = structlog.get_logger(__name__)
+
+
+class PaymentRetryLater(Exception):
+    """The provider is unreachable; the step is safe to retry (jobs retry it)."""
+
+
+async def record_capture(session: AsyncSession, purchase: Purchase, intent: IntentSnapshot) -> None:
+    """Book money the provider reports as captured, once."""
+    if not intent.captured or intent.charge_id is None:
+        return
+    balances = await ledger_store.load_balances(session, purchase.id)
+    transactions = escrow.capture_transactions(
+        charge_id=intent.charge_id, amount=intent.captured_amount, current=balances
+    )
+    await ledger_store.post(session, purchase_id=purchase.id, transactions=transactions)
+    purchase.charge_id = intent.charge_id
+    purchase.captured_cents = intent.captured_amount
+    if purchase.captured_at is None:
+        purchase.captured_at = now()
+        log.info("escrow.captured", purchase_id=str(purchase.id), amount=intent.captured_amount)
+
+
+async def capture_payment(session: AsyncSession, purchase: Purchase) -> bool:
+    """Capture the authorization; return True once the money is held on the platform.
+
+    Returns False when the authorization had already lapsed (the purchase then moves to
+    `payment_expired`) or was canceled. Raises PaymentRetryLater when the provider is
+    unreachable.
+    """
+    if purchase.captured_at is not None:
+        return True
+    assert purchase.payment_intent_id is not None
+    payments = get_payments()
+    try:
+        intent = await payments.capture_intent(
+            purchase.payment_intent_id, idempotency_key=f"purchase:{purchase.id}:capture"
+        )
+    except PaymentError as error:
+        if error.retryable:
+            raise PaymentRetryLater(error.message) from error
+        if error.reason not in (p.REASON_AUTHORIZATION_EXPIRED, p.REASON_UNEXPECTED_STATE):
+            raise
+        # The intent moved on without us (captured by an earlier attempt, canceled or
+        # expired): act on its current state.
+        intent = await payments.retrieve_intent(purchase.payment_intent_id)
+    if intent.captured:
+        await record_capture(session, purchase, intent)
+        return True
+
+    from taskgo.purchases.payment_sync import payment_lost
+
+    await payment_lost(session, purchase, intent)
+    return False
+
+
+async def _seller_account(session: AsyncSession, purchase: Purchase) -> PaymentAccount | None:
+    account = await session.scalar(
+        select(PaymentAccount).where(PaymentAccount.user_id == purchase.seller_id)
+    )
+    if account is None or not account.transfers_enabled:
+        return None
+    return account
+
+
+async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
+    """Capture if needed, transfer the escrow amount to the seller and book fee and transfer.
+
+    Returns True when the purchase is released. When the seller cannot receive transfers
+    yet or the provider is unreachable, the purchase stays `delivered` with a hold reason
+    and a job retries later.
+    """
+    if purchase.status == PurchaseStatus.RELEASED:
+        return True
+    if purchase.status != PurchaseStatus.DELIVERED or purchase.dispute_status == DisputeStatus.OPEN:
+        return False
+    try:
+        if not await capture_payment(session, purchase):
+            return False
+        transfer_id = await _transfer(session, purchase)
+    except PaymentRetryLater as error:
+        purchase.hold_reason = HoldReason.PAYOUT_RETRY.value
+        log.warning("escrow.release_deferred", purchase_id=str(purchase.id), error=str(error))
+        await _schedule_retry(session, purchase)
+        return False
+    if transfer_id is None:
+        return False
+
+    balances = await ledger_store.load_balances(session, purchase.id)
+    await ledger_store.post(
+        session,
+        purchase_id=purchase.id,
+        transactions=escrow.release_transactions(
+            purchase_id=str(purchase.id),
+            fee_amount=purchase.platform_fee_cents,
+            escrow_amount=purchase.escrow_cents,
+            transfer_id=transfer_id if purchase.escrow_cents > 0 else None,
+            current=balances,
+        ),
+    )
+    purchase.transfer_id = transfer_id if purchase.escrow_cents > 0 else None
+    purchase.status = PurchaseStatus.RELEASED.value
+    purchase.released_at = now()
+    purchase.hold_reason = None
+    purchase.release_at = None
+    log.info(
+        "escrow.released",
+        purchase_id=str(purchase.id),
+        seller_id=str(purchase.seller_id),
+        amount=purchase.escrow_cents,
+        fee=purchase.platform_fee_cents,
+        transfer_id=transfer_id,
+    )
+    await notify.released(session, purchase)
+    notify.announce(session, purchase)
+    return True
+
+
+async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
+    """Make (or find) the transfer to the seller; None when the seller cannot receive it."""
+    if purchase.escrow_cents == 0:
+        return "none"
+    account = await _seller_account(session, purchase)
+    if account is None:
+        if purchase.hold_reason != HoldReason.SELLER_PAYOUT_ACCOUNT:
+            purchase.hold_reason = HoldReason.SELLER_PAYOUT_ACCOUNT.value
+            await notify.payout_account_needed(session, purchase)
+        log.info("escrow.waiting_for_seller_account", purchase_id=str(purchase.id))
+        return None
+
+    payments = get_payments()
+    try:
+        # Idempotency keys expire after a day at Stripe, so an earlier transfer whose
+        # commit was lost is looked up by its transfer group before sending a new one.
+        for existing in await payments.list_transfers(transfer_group=purchase.transfer_group):
+            if existing.amount == purchase.escrow_cents and existing.reversed_amount == 0:
+                return existing.id
+        transfer = await payments.create_transfer(
+            amount=purchase.escrow_cents,
+            currency=purchase.currency,
+            destination=account.account_id,
+            transfer_group=purchase.transfer_group,
+            source_charge_id=purchase.charge_id,
+            purchase_id=str(purchase.id),
+            idempotency_key=f"purchase:{purchase.id}:transfer",
+        )
+    except PaymentError as error:
+        if error.retryable:
+            raise PaymentRetryLater(error.message) from error
+        if error.reason == p.REASON_DESTINATION_NOT_READY:
+            account.transfers_enabled = False
+            purchase.hold_reason = HoldReason.SELLER_PAYOUT_ACCOUNT.value
+            await notify.payout_account_needed(session, purchase)
+            return None
+        raise
+    return transfer.id
+
+
+async def _schedule_retry(session: AsyncSession, purchase: Purchase) -> None:
+    await enqueue(
+        session,
+        "purchases.release_one",
+        purchase_id=str(purchase.id),
+        queueing_lock=f"purchase-release:{purchase.id}",
+        scheduled_at=now() + timedelta(minutes=10),
+    )
+
+
+async def return_money(session: AsyncSession, purchase: Purchase, *, reason: str) -> int:
+    """Give the buyer everything held: cancel an authorization, or refund a capture.
+
+    Returns the centavos refunded (0 when only an authorization was released).
+    """
+    assert purchase.payment_intent_id is not None
+    payments = get_payments()
+    intent = await payments.retrieve_intent(purchase.payment_intent_id)
+    if intent.status in (p.REQUIRES_PAYMENT_METHOD, p.REQUIRES_CAPTURE):
+        await payments.cancel_intent(intent.id, idempotency_key=f"purchase:{purchase.id}:cancel")
+        return 0
+    if not intent.captured:
+        return 0
+
+    await record_capture(session, purchase, intent)
+    refunded_total = intent.refunded_amount
+    remaining = intent.captured_amount - refunded_total
+    if remaining > 0:
+        refund = await payments.refund(
+            intent_id=intent.id,
+            amount=remaining,
+            reason=reason,
+            idempotency_key=f"purchase:{purchase.id}:refund",
+        )
+        refunded_total += refund.amount
+    await book_refunds(
+        session, purchase, charge_id=str(intent.charge_id), refunded_total=refunded_total
+    )
+    log.info("escrow.refunded", purchase_id=str(purchase.id), amount=refunded_total, reason=reason)
+    return refunded_total
+
+
+async def book_refunds(
+    session: AsyncSession, purchase: Purchase, *, charge_id: str, refunded_total: int
+) -> None:
+    """Book the part of the provider's refunded total that the ledger does not have yet.
+
+    The key carries the running total, so the same total reported again (our own refund,
+    then its `charge.refunded` webhook) books nothing the second time.
+    """
+    balances = await ledger_store.load_balances(session, purchase.id)
+    missing = refunded_total - balances.returned_by("refund")
+    if missing > 0:
+        await ledger_store.post(
+            session,
+            purchase_id=purchase.id,
+            transactions=escrow.returned_transactions(
+                source="refund",
+                source_id=f"{charge_id}@{refunded_total}",
+                amount=missing,
+                current=balances,
+            ),
+        )
+    if refunded_total > purchase.refunded_cents:
+        purchase.refunded_cents = refunded_total
+        purchase.refunded_at = now()
