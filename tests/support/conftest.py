@@ -8,8 +8,7 @@ import pytest
 
 from taskgo.config import reset_settings
 
-# Socket.IO fixtures of the realtime tests: a uvicorn server on loopback and real clients.
-from tests.realtime.fixtures import connect_socket, socket_server, token_for  # noqa: F401
+from tests.support.sockets import connect_client, support_socket_server  # noqa: F401
 from tests.standins.openai_server import DEFAULT_KEY, OpenAIStandIn
 
 SetEnv = Callable[..., None]

@@ -45,6 +45,11 @@ def classify_error(error: openai.OpenAIError) -> ProviderError:
         return ProviderError(ProviderErrorKind.TIMEOUT, "request timed out")
     if isinstance(error, openai.APIConnectionError):
         return ProviderError(ProviderErrorKind.UNAVAILABLE, "connection failed")
+    if isinstance(error, openai.APIError) and not isinstance(error, openai.APIStatusError):
+        # An `error` event inside a stream that had started with HTTP 200.
+        return ProviderError(
+            ProviderErrorKind.UNAVAILABLE, f"error event in stream type={error.type or '-'}"
+        )
     if not isinstance(error, openai.APIStatusError):
         return ProviderError(ProviderErrorKind.BAD_RESPONSE, type(error).__name__)
 
