@@ -7,9 +7,8 @@ import httpx
 import pytest
 
 from taskgo.config import reset_settings
-
-from tests.support.sockets import connect_client, support_socket_server  # noqa: F401
 from tests.standins.openai_server import DEFAULT_KEY, OpenAIStandIn
+from tests.support.sockets import connect_client, support_socket_server  # noqa: F401
 
 SetEnv = Callable[..., None]
 

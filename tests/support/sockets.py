@@ -29,8 +29,8 @@ class RecordingClient:
             self.events[event].append(data)
             self._changed.set()
 
-    async def wait_for(self, event: str, count: int = 1, *, timeout: float = 10.0) -> list[Any]:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, event: str, count: int = 1, *, seconds: float = 10.0) -> list[Any]:
+        async with asyncio.timeout(seconds):
             while len(self.events[event]) < count:
                 self._changed.clear()
                 await self._changed.wait()
@@ -56,7 +56,7 @@ async def support_socket_server(asgi_app: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
             await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}"
