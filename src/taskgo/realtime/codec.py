@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -9,6 +10,9 @@ import orjson
 def _default(value: Any) -> Any:
     # Decimal never reaches the wire as a float so amounts keep their exact digits.
     if isinstance(value, Decimal):
+        return str(value)
+    # orjson writes only exact uuid.UUID; asyncpg returns its own subclass from arrays.
+    if isinstance(value, UUID):
         return str(value)
     raise TypeError(f"cannot serialize {type(value).__name__} in a Socket.IO packet")
 

@@ -1,0 +1,249 @@
+"""Chat delivery benchmark: the TaskGo Socket.IO gateway against a Node socket.io relay.
+
+1,000 sockets in 500 two-person rooms; messages are sent at fixed total rates (open loop)
+and the time from `send_message` to the other member's `new_message` is measured. The
+Python target stores every message in PostgreSQL before it is delivered; the Node relay
+only forwards it. Both are driven by the same harness (chat_harness.py).
+
+    .venv/bin/python -m bench.chat_bench --targets python,node
+
+Everything runs on 127.0.0.1: PostgreSQL on :5432 (a fresh database is created and
+dropped), Redis on :6379 only with --python-processes above 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.chat_harness import Member, Room, Step, StepResult, worker_main
+from bench.chat_targets import NodeRelay, PythonGateway
+
+ROOT = Path(__file__).resolve().parents[1]
+P95_LIMIT_MS = 20.0
+# A step holds when at least this share of the sent messages arrived before the drain ended.
+MIN_DELIVERED_SHARE = 0.999
+
+
+@dataclass
+class StepSummary:
+    target: str
+    offered_rate: float
+    sent: int
+    delivered: int
+    delivered_per_second: float
+    send_seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    ack_p95_ms: float
+    duplicates: int
+    ack_errors: dict[str, int]
+    held: bool
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarize(target: str, rate: float, duration: float, results: list[StepResult]) -> StepSummary:
+    latencies = [value for result in results for value in result.latencies_ms]
+    acks = [value for result in results for value in result.ack_latencies_ms]
+    sent = sum(result.sent for result in results)
+    delivered = sum(result.delivered for result in results)
+    errors: dict[str, int] = {}
+    for result in results:
+        for code, count in result.ack_errors.items():
+            errors[code] = errors.get(code, 0) + count
+    p95 = percentile(latencies, 0.95)
+    held = sent > 0 and delivered >= MIN_DELIVERED_SHARE * sent and p95 <= P95_LIMIT_MS
+    return StepSummary(
+        target=target,
+        offered_rate=rate,
+        sent=sent,
+        delivered=delivered,
+        delivered_per_second=delivered / duration,
+        send_seconds=max((result.send_seconds for result in results), default=0.0),
+        p50_ms=percentile(latencies, 0.50),
+        p95_ms=p95,
+        p99_ms=percentile(latencies, 0.99),
+        max_ms=max(latencies, default=float("nan")),
+        ack_p95_ms=percentile(acks, 0.95),
+        duplicates=sum(result.duplicates for result in results),
+        ack_errors=errors,
+        held=held and not errors,
+    )
+
+
+def run_target(
+    name: str, rooms: list[Room], *, rates: list[float], duration: float, drain: float,
+    harness_processes: int,
+) -> list[StepSummary]:
+    context = multiprocessing.get_context("spawn")
+    results_queue = context.Queue()
+    command_queues = [context.Queue() for _ in range(harness_processes)]
+    shares = [rooms[index::harness_processes] for index in range(harness_processes)]
+    processes = [
+        context.Process(
+            target=worker_main, args=(index, shares[index], command_queues[index], results_queue)
+        )
+        for index in range(harness_processes)
+    ]
+    for process in processes:
+        process.start()
+
+    summaries: list[StepSummary] = []
+    try:
+        sockets = 0
+        for _ in processes:
+            kind, worker_id, payload = results_queue.get(timeout=300)
+            if kind == "error":
+                raise RuntimeError(f"harness worker {worker_id} failed to connect: {payload}")
+            sockets += payload
+        print(f"[{name}] {sockets} sockets connected and joined", flush=True)
+        time.sleep(2)
+
+        failures = 0
+        for rate in rates:
+            start_ns = time.monotonic_ns() + 1_000_000_000
+            for index, queue in enumerate(command_queues):
+                share = rate * len(shares[index]) / len(rooms)
+                queue.put(("step", Step(rate=share, start_ns=start_ns, duration=duration,
+                                        drain=drain)))
+            step_results = [results_queue.get(timeout=duration + drain + 120)[2] for _ in processes]
+            summary = summarize(name, rate, duration, step_results)
+            summaries.append(summary)
+            print(
+                f"[{name}] rate {rate:>7.0f}/s delivered {summary.delivered_per_second:>8.1f}/s "
+                f"p50 {summary.p50_ms:6.2f} p95 {summary.p95_ms:7.2f} p99 {summary.p99_ms:7.2f} ms "
+                f"ack p95 {summary.ack_p95_ms:7.2f} ms dup {summary.duplicates} "
+                f"errors {summary.ack_errors} {'held' if summary.held else 'NOT held'}",
+                flush=True,
+            )
+            # Two failed steps in a row end the ramp; one may be a transient stall.
+            failures = 0 if summary.held else failures + 1
+            if failures == 2:
+                break
+            time.sleep(2)
+    finally:
+        for queue in command_queues:
+            queue.put(("stop",))
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.terminate()
+    return summaries
+
+
+def highest_held(summaries: list[StepSummary]) -> StepSummary | None:
+    held = [summary for summary in summaries if summary.held]
+    return max(held, key=lambda summary: summary.delivered_per_second, default=None)
+
+
+def node_rooms(url: str, count: int) -> list[Room]:
+    rooms = []
+    for index in range(count):
+        members = (
+            Member(url=url, auth={"token": f"bench-buyer-{index}"}),
+            Member(url=url, auth={"token": f"bench-seller-{index}"}),
+        )
+        rooms.append(Room(conversation_id=str(uuid.uuid4()), members=members))
+    return rooms
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--targets", default="python,node",
+                        help="Comma-separated targets to run, in order: python, node.")
+    parser.add_argument("--rooms", type=int, default=500, help="Two-person rooms (sockets = 2x).")
+    parser.add_argument("--rates", default="250,500,1000,1500,2000,3000,4000,6000,8000,12000",
+                        help="Total messages per second of each step, comma-separated.")
+    parser.add_argument("--duration", type=float, default=15.0, help="Seconds per rate step.")
+    parser.add_argument("--drain", type=float, default=5.0,
+                        help="Seconds to wait for late deliveries after a step.")
+    parser.add_argument("--harness-processes", type=int, default=2,
+                        help="Load-generating processes sharing the rooms.")
+    parser.add_argument("--python-processes", type=int, default=1,
+                        help="taskgo serve processes; above 1 they share Redis and the buyer "
+                             "and seller of a room use different processes.")
+    parser.add_argument("--database-server", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server on which a bench database is created and dropped.")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
+                        help="Redis for --python-processes above 1.")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="Write the step summaries as JSON to this file.")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rates = [float(value) for value in args.rates.split(",") if value]
+    targets = [value.strip() for value in args.targets.split(",") if value.strip()]
+    report: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, "-m", "bench.chat_bench", *sys.argv[1:]]),
+        "cpus": os.cpu_count(),
+        "node": subprocess.run(
+            ["node", "--version"], capture_output=True, text=True  # noqa: S607
+        ).stdout.strip(),
+        "rooms": args.rooms,
+        "duration": args.duration,
+        "python_processes": args.python_processes,
+        "harness_processes": args.harness_processes,
+        "steps": [],
+    }
+
+    for target in targets:
+        with ExitStack() as stack:
+            if target == "node":
+                relay = stack.enter_context(NodeRelay(port=3100))
+                rooms = node_rooms(relay.url, args.rooms)
+            elif target == "python":
+                gateway = stack.enter_context(
+                    PythonGateway(
+                        database_server=args.database_server,
+                        processes=args.python_processes,
+                        redis_url=args.redis_url if args.python_processes > 1 else None,
+                        base_port=8100,
+                    )
+                )
+                rooms = gateway.seed_rooms(args.rooms)
+            else:
+                raise SystemExit(f"unknown target {target!r}; use python or node")
+
+            summaries = run_target(
+                target, rooms, rates=rates, duration=args.duration, drain=args.drain,
+                harness_processes=args.harness_processes,
+            )
+            report["steps"].extend(asdict(summary) for summary in summaries)
+            best = highest_held(summaries)
+            report[f"{target}_highest_held"] = asdict(best) if best else None
+
+    print(json.dumps({key: value for key, value in report.items() if key != "steps"}, indent=2))
+    python_best = report.get("python_highest_held")
+    node_best = report.get("node_highest_held")
+    if python_best and node_best:
+        ratio = python_best["delivered_per_second"] / node_best["delivered_per_second"]
+        report["python_to_node_ratio"] = ratio
+        print(f"python/node delivered messages per second at p95 <= {P95_LIMIT_MS} ms: {ratio:.2f}")
+    if args.output is not None:
+        args.output.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

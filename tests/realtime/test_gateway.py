@@ -1,0 +1,229 @@
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import socketio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.db.session import session_scope
+from taskgo.realtime import emit_after_commit, emit_now, presence, user_room
+from taskgo.realtime import gateway as gateway_module
+from taskgo.realtime.server import sio
+from tests.conftest import MakeUser
+from tests.realtime.fixtures import ConnectSocket
+
+pytestmark = [pytest.mark.usefixtures("live_chat"), pytest.mark.timeout(60)]
+
+
+def _room_members() -> int:
+    rooms = sio.manager.rooms.get("/", {})
+    return sum(len(members) for name, members in rooms.items() if name is not None)
+
+
+def _server_state() -> tuple[int, int, int]:
+    return _room_members(), len(presence._state.sockets), len(gateway_module._expiries)
+
+
+async def _rejected(connect_socket: ConnectSocket, **kwargs: Any) -> dict[str, Any]:
+    rejected: list[Any] = []
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await connect_socket(rejected=rejected, **kwargs)
+    assert len(rejected) == 1
+    data = rejected[0]
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_connect_without_token_rejected(connect_socket: ConnectSocket) -> None:
+    before = _server_state()
+
+    data = await _rejected(connect_socket)
+
+    assert data["data"] == {"code": "auth.missing_token"}
+    assert data["message"]
+    assert _server_state() == before
+
+
+async def test_connect_with_garbage_token_rejected(connect_socket: ConnectSocket) -> None:
+    before = _server_state()
+
+    data = await _rejected(connect_socket, auth={"token": "not-a-jwt"})
+
+    assert data["data"]["code"].startswith("auth.")
+    assert data["data"]["code"] != "auth.missing_token"
+    assert _server_state() == before
+
+
+async def test_connect_with_expired_token_rejected(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    before = _server_state()
+
+    # Beyond the verifier's 60 s clock-skew allowance.
+    data = await _rejected(connect_socket, auth={"token": token_for(user, ttl_seconds=-120)})
+
+    assert data["data"] == {"code": "auth.token_expired"}
+    assert _server_state() == before
+
+
+async def test_rejection_message_follows_accept_language(connect_socket: ConnectSocket) -> None:
+    english = await _rejected(connect_socket, headers={"Accept-Language": "en-US,en;q=0.9"})
+    portuguese = await _rejected(connect_socket)
+    from_auth = await _rejected(connect_socket, auth={"locale": "en"})
+
+    assert english["data"] == portuguese["data"]
+    assert english["message"] != portuguese["message"]
+    assert from_auth["message"] == english["message"]
+
+
+async def test_connect_joins_user_room(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    other = await make_live_user()
+    mine = await connect_socket(auth={"token": token_for(user)})
+    second_device = await connect_socket(auth={"token": token_for(user)}, transport="polling")
+    theirs = await connect_socket(auth={"token": token_for(other)})
+
+    delivered = await emit_now("notification", {"title": "Olá"}, room=user_room(user.id))
+
+    assert delivered is True
+    assert await mine.inbox.wait_for("notification") == [{"title": "Olá"}]
+    assert await second_device.inbox.wait_for("notification") == [{"title": "Olá"}]
+    await theirs.inbox.settle()
+    assert theirs.inbox.events["notification"] == []
+    assert user.id in await presence.online_users([user.id, other.id])
+
+
+async def test_disconnect_clears_presence(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user)})
+    assert await presence.online_users([user.id]) == {user.id}
+
+    await socket.client.disconnect()
+    await asyncio.sleep(0.2)
+
+    assert await presence.online_users([user.id]) == set()
+    assert socket.client.sid not in gateway_module._expiries
+
+
+async def test_emit_after_commit_waits_for_commit(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user)})
+
+    with pytest.raises(RuntimeError):
+        async with session_scope() as session:
+            emit_after_commit(session, "purchase_updated", {"status": "rolled"},
+                              room=user_room(user.id))
+            raise RuntimeError("abort the transaction")
+
+    session_seen: list[AsyncSession] = []
+    async with session_scope() as session:
+        emit_after_commit(session, "purchase_updated", {"status": "paid"}, room=user_room(user.id))
+        session_seen.append(session)
+        await asyncio.sleep(0.2)
+        # Still inside the transaction: nothing may have been sent yet.
+        assert socket.inbox.events["purchase_updated"] == []
+
+    assert await socket.inbox.wait_for("purchase_updated") == [{"status": "paid"}]
+    await socket.inbox.settle()
+    assert socket.inbox.events["purchase_updated"] == [{"status": "paid"}]
+
+
+async def test_emit_to_several_rooms_once(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user)})
+    await sio.enter_room(socket.client.get_sid(), "conversation:test-room")
+
+    await emit_now("tracking_update", {"n": 1}, room=["conversation:test-room", user_room(user.id)])
+
+    await socket.inbox.wait_for("tracking_update")
+    await socket.inbox.settle()
+    assert socket.inbox.events["tracking_update"] == [{"n": 1}]
+
+
+async def test_emit_payload_types_serialized(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    import datetime
+    import decimal
+    import uuid
+
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user)})
+    moment = datetime.datetime(2025, 3, 1, 12, 30, tzinfo=datetime.UTC)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+
+    await emit_now("x", {"id": ident, "at": moment, "amount": decimal.Decimal("10.50")},
+                   room=user_room(user.id))
+
+    received = (await socket.inbox.wait_for("x"))[0]
+    assert received == {
+        "id": "12345678-1234-5678-1234-567812345678",
+        "at": "2025-03-01T12:30:00+00:00",
+        "amount": "10.50",
+    }
+
+
+async def test_emit_unserializable_payload_raises(make_live_user: MakeUser) -> None:
+    async with session_scope() as session:
+        with pytest.raises(TypeError):
+            emit_after_commit(session, "x", {"bad": object()}, room="user:nobody")
+
+
+async def test_token_expiry_ends_session(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user, ttl_seconds=2)})
+    sid = socket.client.get_sid()
+
+    # Inside the warning window from the start, so the warning comes at once.
+    warning = await socket.inbox.wait_for("session_expiring", wait_seconds=2)
+    expired = await socket.inbox.wait_for("session_expired", wait_seconds=6)
+    await socket.inbox.wait_for("__disconnect__", wait_seconds=3)
+
+    assert "expiresAt" in warning[0]
+    assert expired[0]["code"] == "auth.token_expired"
+    assert expired[0]["message"]
+    assert not socket.client.connected
+    assert sid not in gateway_module._expiries
+    assert await presence.online_users([user.id]) == set()
+
+
+async def test_reauthenticate_extends_session(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user, ttl_seconds=2)})
+
+    reply = await socket.call("reauthenticate", {"token": token_for(user, ttl_seconds=3600)})
+    await asyncio.sleep(3)
+
+    assert reply["ok"] is True
+    assert reply["expiresAt"] > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    assert socket.client.connected
+    assert socket.inbox.events["session_expired"] == []
+
+
+async def test_reauthenticate_other_user_rejected(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    other = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user, ttl_seconds=3600)})
+
+    mismatch = await socket.call("reauthenticate", {"token": token_for(other)})
+    missing = await socket.call("reauthenticate", {})
+
+    assert mismatch["error"]["code"] == "realtime.user_mismatch"
+    assert missing["error"]["code"] == "auth.missing_token"
+    assert socket.client.connected
