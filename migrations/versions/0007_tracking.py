@@ -51,6 +51,12 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "provider IN ('correios', 'manual')", name="ck_tracking_shipments_provider"
         ),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"],
+            ["purchases.id"],
+            name="fk_tracking_shipments_purchase_id_purchases",
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_tracking_shipments"),
         sa.UniqueConstraint("purchase_id", name="uq_tracking_shipments_purchase_id"),
     )
@@ -77,6 +83,12 @@ def upgrade() -> None:
         _timestamp("created_at", default_now=True, nullable=False),
         sa.CheckConstraint(f"status IN ({_STATUSES})", name="ck_tracking_events_status"),
         sa.CheckConstraint("source IN ('correios', 'manual')", name="ck_tracking_events_source"),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"],
+            ["purchases.id"],
+            name="fk_tracking_events_purchase_id_purchases",
+            ondelete="CASCADE",
+        ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["users.id"],

@@ -24,9 +24,10 @@ def _is_tracking(obj: Any, name: str | None, type_: str, reflected: bool, compar
 async def test_models_match_migration(engine: AsyncEngine) -> None:
     assert set(models.Base.metadata.tables) >= TRACKING_TABLES
     tracking_only = MetaData(naming_convention=Base.metadata.naming_convention)
-    # A bare users table lets the created_by_id foreign key resolve, so the tables that
-    # users points to stay out. include_object leaves it out of the comparison.
-    Table("users", tracking_only, Column("id", UUID(as_uuid=True), primary_key=True))
+    # Bare users and purchases tables let the foreign keys resolve, so the tables they
+    # point to stay out. include_object leaves them out of the comparison.
+    for referenced in ("users", "purchases"):
+        Table(referenced, tracking_only, Column("id", UUID(as_uuid=True), primary_key=True))
     for name in TRACKING_TABLES:
         Base.metadata.tables[name].to_metadata(tracking_only)
 

@@ -44,18 +44,22 @@ _DELIVERY_FAILED_TYPES = (
 
 @dataclass(frozen=True, slots=True)
 class CarrierEvent:
-    """One tracking event as reported by a carrier, already normalized."""
+    """One tracking event, normalized, from the carrier or typed in by a person."""
 
-    carrier_code: str
+    carrier_code: str | None
     status: TrackingStatus
     description: str
     location: str | None
     occurred_at: datetime
     mapped: bool = True
+    # Manual events carry their own key, because a person may add the same step twice.
+    key: str | None = None
 
     @property
     def event_key(self) -> str:
         """Identity of the event within its shipment, stable across polls."""
+        if self.key is not None:
+            return self.key
         return f"{self.carrier_code}@{self.occurred_at.strftime('%Y%m%dT%H%M%SZ')}"
 
 

@@ -40,7 +40,9 @@ class TrackingShipment(UUIDPrimaryKey, Timestamps, Base):
         ),
     )
 
-    purchase_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    purchase_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("purchases.id", ondelete="CASCADE"), unique=True
+    )
     tracking_code: Mapped[str] = mapped_column(String(13))
     provider: Mapped[str] = mapped_column(String(16))
     # Status of the latest event by carrier time; NULL until the carrier reports one.
@@ -66,7 +68,7 @@ class TrackingEvent(UUIDPrimaryKey, Base):
         Index("ix_tracking_events_purchase_time", "purchase_id", "occurred_at"),
     )
 
-    purchase_id: Mapped[uuid.UUID] = mapped_column()
+    purchase_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("purchases.id", ondelete="CASCADE"))
     tracking_code: Mapped[str] = mapped_column(String(13))
     # Carrier code plus UTC time (`BDE-01@20260304T174030Z`), or a random key for manual events.
     event_key: Mapped[str] = mapped_column(String(80))

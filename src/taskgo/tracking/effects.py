@@ -1,0 +1,152 @@
+"""Side effects of new tracking events: realtime updates, pushes and admin alerts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.realtime import emit_after_commit, user_room
+from taskgo.tracking.models import TrackingEvent, TrackingShipment
+from taskgo.tracking.statuses import MAJOR_STATUSES, TrackingStatus
+from taskgo.users.models import Role, User
+
+logger = structlog.get_logger(__name__)
+
+TRACKING_UPDATE_EVENT = "tracking_update"
+
+
+def event_payload(purchase_id: uuid.UUID, event: TrackingEvent) -> dict[str, object]:
+    """Body of a ``tracking_update`` Socket.IO event."""
+    return {
+        "purchaseId": str(purchase_id),
+        "trackingCode": event.tracking_code,
+        "status": event.status,
+        "description": event.description,
+        "location": event.location,
+        # Same form as the HTTP timeline (pydantic writes UTC as "Z").
+        "occurredAt": event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+async def announce_events(
+    session: AsyncSession,
+    *,
+    buyer_id: uuid.UUID,
+    seller_id: uuid.UUID,
+    shipment: TrackingShipment,
+    events: Sequence[TrackingEvent],
+    previous_last_event_at: datetime | None,
+) -> None:
+    """Emit every new event to buyer and seller, and push the newest major one.
+
+    One push per batch of events: a first poll that finds five events notifies once. An
+    event older than what the shipment already showed (a late, partial response) is
+    emitted for the timeline but never pushed.
+    """
+    participants = [buyer_id, seller_id]
+    rooms = [user_room(user_id) for user_id in participants]
+    for event in events:
+        emit_after_commit(
+            session, TRACKING_UPDATE_EVENT, event_payload(shipment.purchase_id, event), room=rooms
+        )
+
+    fresh_major = [
+        event
+        for event in events
+        if TrackingStatus(event.status) in MAJOR_STATUSES
+        and (previous_last_event_at is None or event.occurred_at >= previous_last_event_at)
+    ]
+    if fresh_major:
+        newest = fresh_major[-1]
+        # On delivery the purchases domain already notifies the buyer, with the release date.
+        recipients = [seller_id] if newest.status == TrackingStatus.DELIVERED else participants
+        await _push_event(session, user_ids=recipients, shipment=shipment, event=newest)
+
+    returned = next((e for e in events if e.status == TrackingStatus.RETURNED), None)
+    if returned is not None:
+        await notify_admins(
+            session,
+            kind="tracking_returned",
+            title_key="admin.tracking_returned.title",
+            body_key="admin.tracking_returned.body",
+            params={"code": shipment.tracking_code, "purchase_id": str(shipment.purchase_id)},
+            data={"purchaseId": str(shipment.purchase_id)},
+        )
+
+
+async def _push_event(
+    session: AsyncSession,
+    *,
+    user_ids: list[uuid.UUID],
+    shipment: TrackingShipment,
+    event: TrackingEvent,
+) -> None:
+    body_key = (
+        "push.tracking_update.body_with_location" if event.location else "push.tracking_update.body"
+    )
+    from taskgo.notifications.service import notify
+
+    await notify(
+        session,
+        user_ids=user_ids,
+        kind="tracking_update",
+        title_key=f"push.tracking.{event.status}.title",
+        body_key=body_key,
+        params={
+            "code": shipment.tracking_code,
+            "description": event.description,
+            "location": event.location or "",
+        },
+        data={"purchaseId": str(shipment.purchase_id), "status": event.status},
+    )
+
+
+async def warn_seller_not_found(
+    session: AsyncSession, *, seller_id: uuid.UUID, shipment: TrackingShipment
+) -> None:
+    from taskgo.notifications.service import notify
+
+    await notify(
+        session,
+        user_id=seller_id,
+        kind="tracking_not_found",
+        title_key="push.tracking_not_found.title",
+        body_key="push.tracking_not_found.body",
+        params={"code": shipment.tracking_code},
+        data={"purchaseId": str(shipment.purchase_id)},
+    )
+
+
+async def notify_admins(
+    session: AsyncSession,
+    *,
+    kind: str,
+    title_key: str,
+    body_key: str,
+    params: dict[str, object],
+    data: dict[str, str],
+) -> int:
+    """Send one notification to every admin; return how many admins were notified."""
+    admin_ids = list(
+        (await session.scalars(select(User.id).where(User.role == Role.ADMIN.value))).all()
+    )
+    if not admin_ids:
+        logger.warning("tracking.no_admin_to_alert", kind=kind)
+        return 0
+    from taskgo.notifications.service import notify
+
+    await notify(
+        session,
+        user_ids=admin_ids,
+        kind=kind,
+        title_key=title_key,
+        body_key=body_key,
+        params=params,
+        data=data,
+    )
+    return len(admin_ids)

@@ -1,0 +1,338 @@
+"""The Correios poll over real purchases: new events, delivery, and what never changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.notifications.models import Notification
+from taskgo.purchases.models import Purchase, PurchaseStatus
+from taskgo.tracking.client import CorreiosClient, CorreiosCredentials
+from taskgo.tracking.models import TrackingEvent, TrackingShipment
+from taskgo.tracking.polling import run_poll
+from taskgo.tracking.settings import TrackingSettings
+from tests.standins.correios import CorreiosStandin, StandinEvent
+from tests.tracking.conftest import MakeShipped
+
+CODE_A = "RA123456785BR"
+CODE_B = "QP003000000BR"
+CODE_C = "AA473124829BR"
+
+
+def _local(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _recent_local(hours_ago: float) -> datetime:
+    """A Brasília wall-clock time some hours ago, as SRO would print it."""
+    brasilia = datetime.now(UTC) - timedelta(hours=3 + hours_ago)
+    return brasilia.replace(tzinfo=None, microsecond=0)
+
+
+def _journey(until: str) -> list[StandinEvent]:
+    steps = [
+        StandinEvent("PO", "01", "Objeto postado", _recent_local(30), "CASCAVEL", "PR"),
+        StandinEvent("RO", "01", "Objeto em trânsito - por favor aguarde", _recent_local(20)),
+        StandinEvent("OEC", "01", "Objeto saiu para entrega ao destinatário", _recent_local(5)),
+        StandinEvent("BDE", "01", "Objeto entregue ao destinatário", _recent_local(1)),
+    ]
+    count = {"posted": 1, "in_transit": 2, "out_for_delivery": 3, "delivered": 4}[until]
+    return steps[:count]
+
+
+@pytest.fixture
+async def standin_client(
+    correios: CorreiosStandin, correios_credentials: CorreiosCredentials
+) -> Any:
+    async with CorreiosClient(
+        base_url=correios.base_url, credentials=correios_credentials
+    ) as client:
+        yield client
+
+
+async def _events(db: AsyncSession, purchase: Purchase) -> list[TrackingEvent]:
+    query = (
+        select(TrackingEvent)
+        .where(TrackingEvent.purchase_id == purchase.id)
+        .order_by(TrackingEvent.occurred_at)
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def _shipment(db: AsyncSession, purchase: Purchase) -> TrackingShipment:
+    query = select(TrackingShipment).where(TrackingShipment.purchase_id == purchase.id)
+    return (await db.scalars(query.execution_options(populate_existing=True))).one()
+
+
+async def _notifications(db: AsyncSession, kind: str) -> list[Notification]:
+    query = select(Notification).where(Notification.kind == kind).order_by(Notification.user_id)
+    return list((await db.scalars(query)).all())
+
+
+async def test_poll_stores_new_events_once(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(CODE_A, *_journey("in_transit"))
+
+    first = await run_poll(correios_provider, client=standin_client)
+    second = await run_poll(correios_provider, client=standin_client)
+
+    assert first.new_events == 2
+    assert second.new_events == 0
+    events = await _events(db, purchase)
+    assert [event.status for event in events] == ["posted", "in_transit"]
+    assert events[0].location == "CASCAVEL - PR"
+    assert events[0].source == "correios"
+    shipment = await _shipment(db, purchase)
+    assert shipment.status == "in_transit"
+    assert shipment.last_polled_at is not None
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.SHIPPED
+    # Posted is major and newest-major of the batch is posted: both sides get one push.
+    assert len(await _notifications(db, "tracking_update")) == 2
+
+
+async def test_delivery_marks_purchase_delivered(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(CODE_A, *_journey("out_for_delivery"))
+    await run_poll(correios_provider, client=standin_client)
+    correios.add_events(CODE_A, _journey("delivered")[-1])
+
+    report = await run_poll(correios_provider, client=standin_client)
+
+    assert report.new_events == 1
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.DELIVERED
+    delivered_at = _journey("delivered")[-1].local_time.replace(tzinfo=UTC) + timedelta(hours=3)
+    assert purchase.carrier_delivered_at == delivered_at
+    assert purchase.release_at is not None
+    shipment = await _shipment(db, purchase)
+    assert shipment.status == "delivered"
+    assert shipment.finished_at is not None
+
+    # A finished shipment is not requested again.
+    requests_before = len(correios.objects_requests())
+    await run_poll(correios_provider, client=standin_client)
+    assert len(correios.objects_requests()) == requests_before
+
+
+async def test_delivery_push_goes_to_seller(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(CODE_A, *_journey("delivered"))
+
+    await run_poll(correios_provider, client=standin_client)
+
+    tracking_pushes = await _notifications(db, "tracking_update")
+    assert [row.user_id for row in tracking_pushes] == [purchase.seller_id]
+    assert tracking_pushes[0].title == "Pedido entregue"
+    # The buyer hears about delivery from the purchase itself, with the release date.
+    assert [row.user_id for row in await _notifications(db, "purchase_delivered")] == [
+        purchase.buyer_id
+    ]
+
+
+async def test_only_shipped_purchases_polled(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    await make_purchase(status=PurchaseStatus.PAID)
+    await make_purchase(status=PurchaseStatus.DELIVERED, tracking_code=CODE_B)
+    await make_purchase(status=PurchaseStatus.SHIPPED, tracking_code=CODE_C)
+
+    await run_poll(correios_provider, client=standin_client)
+
+    assert [request.codes for request in correios.objects_requests()] == [[CODE_C]]
+
+
+async def test_not_found_changes_nothing(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(
+        tracking_code=CODE_A, shipped_at=datetime.now(UTC) - timedelta(hours=2)
+    )
+
+    report = await run_poll(correios_provider, client=standin_client)
+
+    assert not report.failed
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.SHIPPED
+    assert purchase.canceled_at is None
+    shipment = await _shipment(db, purchase)
+    assert shipment.status is None
+    assert shipment.not_found_since is not None
+    assert shipment.last_carrier_message is not None
+    assert shipment.last_carrier_message.startswith("SRO-020")
+    assert await _notifications(db, "tracking_not_found") == []
+
+
+async def test_long_not_found_warns_seller_once(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(
+        tracking_code=CODE_A, shipped_at=datetime.now(UTC) - timedelta(days=4)
+    )
+
+    await run_poll(correios_provider, client=standin_client)
+    await run_poll(correios_provider, client=standin_client)
+
+    warnings = await _notifications(db, "tracking_not_found")
+    assert [row.user_id for row in warnings] == [purchase.seller_id]
+    assert CODE_A in warnings[0].body
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.SHIPPED
+
+
+async def test_partial_answer_skips_missing(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    answered = await make_purchase(tracking_code=CODE_A)
+    left_out = await make_purchase(tracking_code=CODE_B)
+    correios.add_events(CODE_A, *_journey("posted"))
+    correios.add_events(CODE_B, *_journey("delivered"))
+    correios.omit_codes = {CODE_B}
+
+    report = await run_poll(correios_provider, client=standin_client)
+
+    assert not report.failed
+    assert (await _shipment(db, answered)).last_polled_at is not None
+    skipped = await _shipment(db, left_out)
+    assert skipped.last_polled_at is None
+    assert skipped.status is None
+    assert await _events(db, left_out) == []
+    await db.refresh(left_out)
+    assert left_out.status == PurchaseStatus.SHIPPED
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_auth_failure_changes_nothing(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    status: int,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(CODE_A, *_journey("delivered"))
+    correios.fail_next(status, times=2)
+
+    report = await run_poll(correios_provider, client=standin_client)
+
+    assert report.failed
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.SHIPPED
+    assert await _events(db, purchase) == []
+    assert (await _shipment(db, purchase)).last_polled_at is None
+
+
+async def test_returned_parcel_alerts_admins(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    make_user: Any,
+) -> None:
+    admin = await make_user(role="admin")
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(
+        CODE_A,
+        *_journey("posted"),
+        StandinEvent("BDE", "23", "Objeto entregue ao remetente", _recent_local(2)),
+    )
+
+    await run_poll(correios_provider, client=standin_client)
+
+    await db.refresh(purchase)
+    assert purchase.status == PurchaseStatus.SHIPPED
+    assert purchase.canceled_at is None
+    assert (await _shipment(db, purchase)).status == "returned"
+    alerts = await _notifications(db, "tracking_returned")
+    assert [row.user_id for row in alerts] == [admin.id]
+    assert str(purchase.id) in alerts[0].body
+
+
+async def test_recoded_shipment_follows_new_code(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    await run_poll(correios_provider, client=standin_client)
+    purchase.tracking_code = CODE_B
+    await db.flush()
+    correios.add_events(CODE_B, *_journey("posted"))
+
+    await run_poll(correios_provider, client=standin_client)
+
+    assert [request.codes for request in correios.objects_requests()] == [[CODE_A], [CODE_B]]
+    shipment = await _shipment(db, purchase)
+    assert shipment.tracking_code == CODE_B
+    assert shipment.not_found_since is None
+    assert shipment.status == "posted"
+
+
+async def test_failed_runs_alert_admins(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    make_user: Any,
+) -> None:
+    from taskgo.tracking import poll_state
+
+    admin = await make_user(role="admin")
+    await make_purchase(tracking_code=CODE_A)
+    settings = correios_provider.model_copy(update={"tracking_max_attempts": 1})
+    for _ in range(3):
+        correios.fail_next(503)
+        report = await run_poll(settings, client=standin_client)
+        assert report.failed
+        state = await poll_state.load(db)
+        state.paused_until = None
+        await db.flush()
+
+    alerts = await _notifications(db, "tracking_poll_failing")
+    assert [row.user_id for row in alerts] == [admin.id]
+    assert "3" in alerts[0].body
+    count = await db.scalar(select(func.count()).select_from(TrackingEvent))
+    assert count == 0
