@@ -83,6 +83,20 @@ class Settings(BaseSettings):
 
     # --- domain settings (one block per domain) ---
 
+    # --- geo and locations ---
+    geo_max_distance_km: float = Field(
+        default=50.0, gt=0, le=200, description="Farthest municipal seat (km) a GPS fix may resolve to."
+    )
+    location_max_accuracy_m: float = Field(
+        default=1000.0, gt=0, description="Fixes less accurate than this (metres) never change the city."
+    )
+    location_switch_margin_km: float = Field(
+        default=2.0, ge=0, description="How much nearer (km) the new seat must be to switch at once."
+    )
+    location_switch_confirmations: int = Field(
+        default=3, ge=1, le=10, description="Consecutive fixes in a new city that switch without the margin."
+    )
+
     # --- service orders and notifications ---
     service_order_expiry_days: int = Field(
         default=7, ge=1, le=90, description="Days an open service order waits for a partner."

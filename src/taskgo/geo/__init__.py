@@ -1,0 +1,1 @@
+"""Brazilian municipalities: shipped data, the nearest-seat index and coordinate types."""

@@ -1,0 +1,1 @@
+"""Where users are: the current municipality from GPS fixes, and the history of stays."""
