@@ -167,8 +167,8 @@ async def test_offline_purchase_id_calls_tracking() -> None:
     first = await provider.complete(messages=messages, tools=TOOL_DEFINITIONS)
 
     assert [call.name for call in first.tool_calls] == ["get_purchase_tracking"]
-    refused = {"error": {"code": "purchase_not_found", "message": "not yours"}}
-    messages = _answer_tools(messages, first, {"get_purchase_tracking": refused})
+    rejected = {"error": {"code": "purchase_not_found", "message": "not yours"}}
+    messages = _answer_tools(messages, first, {"get_purchase_tracking": rejected})
 
     final = await provider.complete(messages=messages, tools=TOOL_DEFINITIONS)
 

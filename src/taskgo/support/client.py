@@ -59,7 +59,7 @@ def classify_error(error: openai.OpenAIError) -> ProviderError:
     detail = f"HTTP {status} code={code or '-'} type={error_type or '-'}"
 
     if status == 429:
-        # Both arrive as HTTP 429; only the error code tells a temporary rate limit from
+        # Both arrive as HTTP 429; only the error code tells apart a temporary rate limit from
         # an account without credit.
         if "insufficient_quota" in (code, error_type):
             return ProviderError(ProviderErrorKind.QUOTA_EXHAUSTED, detail, status=status)
@@ -169,7 +169,7 @@ class OpenAIProvider:
         """Seconds to wait before attempt `attempt + 1`, or None to stop retrying."""
         retry_after = _retry_after_seconds(error)
         if retry_after is not None:
-            # A server that asks for a longer pause than we allow will not answer in time
+            # A server that requests a longer pause than we allow will not answer in time
             # for a waiting user, so give up instead of holding the request.
             return retry_after if retry_after <= self._backoff_max else None
         ceiling = min(self._backoff_max, self._backoff_base * (2 ** (attempt - 1)))

@@ -2,9 +2,9 @@
 
 Each lookup calls the owning domain's service functions with the authenticated user, so
 the other domains' own participant checks apply. Every lookup runs inside a SAVEPOINT
-that is always rolled back, and after-commit callbacks it registers are dropped: even a
-service function that writes (the tracking timeline creates its shipment row on first
-read) leaves no trace, so no tool call can change state.
+that is always rolled back, and the after-commit callbacks it registers are dropped. So
+even a service function that writes leaves no trace (the tracking timeline creates its
+shipment row on first read), and no tool call can change state.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _service_function(module_name: str, *names: str) -> Callable[..., Any]:
     """Return the first of `names` in a domain's service module.
 
     Raises LookupUnavailable when the domain or the function does not exist, so the tool
-    answers "not available" instead of failing the whole turn.
+    returns "not available" instead of failing the whole turn.
     """
     import importlib
 
@@ -141,26 +141,38 @@ class DomainOrderLookup:
     # --- service orders -------------------------------------------------------------------
 
     async def list_service_orders(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
-        list_orders = _service_function(
-            "taskgo.service_orders.service", "list_orders_for_user", "list_service_orders"
-        )
+        list_orders = _service_function("taskgo.service_orders.service", "list_orders")
+        category_names = _service_function("taskgo.service_orders.service", "category_names")
+        # Orders the user posted, and for partners also the orders they took.
+        roles = ["client", "assigned"] if self._user.role == "partner" else ["client"]
         async with self._read_only():
-            result = await list_orders(self._session, user=self._user, cursor=None, limit=limit)
-            orders = result[0] if isinstance(result, tuple) else result
-            summaries = [
-                {
-                    "serviceOrderId": str(order.id),
-                    "role": "partner"
-                    if getattr(order, "partner_id", None) == self._user.id
-                    else "client",
-                    "status": order.status,
-                    "category": order.category,
-                    "description": (order.description or "")[:_DESCRIPTION_CHARS],
-                    "createdAt": _iso(order.created_at),
-                    "acceptedAt": _iso(getattr(order, "accepted_at", None)),
-                }
-                for order in orders
-            ]
+            orders: list[Any] = []
+            for role in roles:
+                rows, _ = await list_orders(
+                    self._session,
+                    user=self._user,
+                    role=role,
+                    status=None,
+                    cursor=None,
+                    limit=_FILTERED_FETCH if status else limit,
+                )
+                orders.extend(rows)
+            names = await category_names(self._session)
+            orders.sort(key=lambda order: (order.created_at, order.id), reverse=True)
+            summaries = [self._service_order_summary(order, names) for order in orders]
         if status:
             summaries = [item for item in summaries if item["status"] == status]
         return summaries[:limit]
+
+    def _service_order_summary(self, order: Any, names: dict[str, Any]) -> dict[str, Any]:
+        category = names.get(order.category_slug)
+        return {
+            "serviceOrderId": str(order.id),
+            "role": "partner" if order.partner_id == self._user.id else "client",
+            "status": order.status,
+            "category": order.category_slug,
+            "categoryName": category.name(self._locale) if category is not None else None,
+            "description": (order.description or "")[:_DESCRIPTION_CHARS],
+            "createdAt": _iso(order.created_at),
+            "acceptedAt": _iso(getattr(order, "accepted_at", None)),
+        }

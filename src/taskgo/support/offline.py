@@ -129,20 +129,20 @@ class OfflineProvider:
         question, results = _current_turn(messages)
         folded = fold(question)
         called = {name for name, _ in results}
-        wanted: list[tuple[str, dict[str, Any]]] = []
+        requested: list[tuple[str, dict[str, Any]]] = []
 
         ids = [match.lower() for match in _UUID.findall(question)][:3]
         if _ORDER_INTENT.search(folded) or ids:
             if ids and GET_PURCHASE_TRACKING not in called:
-                wanted.extend((GET_PURCHASE_TRACKING, {"purchase_id": value}) for value in ids)
+                requested.extend((GET_PURCHASE_TRACKING, {"purchase_id": value}) for value in ids)
             elif not ids and LIST_MY_PURCHASES not in called:
-                wanted.append((LIST_MY_PURCHASES, {"limit": _MAX_LISTED}))
+                requested.append((LIST_MY_PURCHASES, {"limit": _MAX_LISTED}))
             elif LIST_MY_PURCHASES in called and GET_PURCHASE_TRACKING not in called:
                 latest = _latest_in_transit(_payload(results, LIST_MY_PURCHASES))
                 if latest is not None:
-                    wanted.append((GET_PURCHASE_TRACKING, {"purchase_id": latest}))
+                    requested.append((GET_PURCHASE_TRACKING, {"purchase_id": latest}))
         if _SERVICE_INTENT.search(folded) and LIST_MY_SERVICE_ORDERS not in called:
-            wanted.append((LIST_MY_SERVICE_ORDERS, {"limit": _MAX_LISTED}))
+            requested.append((LIST_MY_SERVICE_ORDERS, {"limit": _MAX_LISTED}))
 
         # Call ids only need to be unique within the request; count past earlier rounds.
         offset = len(results)
@@ -152,7 +152,7 @@ class OfflineProvider:
                 name=name,
                 arguments=json.dumps(arguments, sort_keys=True),
             )
-            for index, (name, arguments) in enumerate(wanted)
+            for index, (name, arguments) in enumerate(requested)
             if name in tool_names
         )
 

@@ -3,7 +3,7 @@
 Detectors find CPF, CNPJ (numeric and the alphanumeric form), bank agency and account
 numbers, PIX keys and PIX "copia e cola" payloads, payment card numbers, phone numbers and
 e-mail addresses. Each match is replaced by a bracketed label such as `[CPF]`, so the model
-still knows that a document was mentioned without seeing it.
+can still see that a document was mentioned, but not which one.
 
 The detectors err on the side of redacting: an 11-digit number with a wrong CPF check digit
 is still treated as a CPF. Purchase ids (UUIDs), Correios tracking codes and money amounts
@@ -276,28 +276,27 @@ def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _find_spans(text: str) -> list[_Span]:
-    taken: list[tuple[int, int]] = []
+    claimed: list[tuple[int, int]] = []
     protected = _protected_spans(text)
     found: list[_Span] = []
 
     for detector in _DETECTORS:
         for match in detector.pattern.finditer(text):
             start, end = match.span(detector.group)
-            if start == end or _overlaps(start, end, taken):
+            if start == end or _overlaps(start, end, claimed):
                 continue
             kind = detector.classify(match, text)
             if kind is None:
                 continue
-            # A UUID claimed by no detector still blocks weaker detectors inside it.
             if _overlaps(start, end, protected):
                 continue
-            taken.append((start, end))
+            claimed.append((start, end))
             found.append(_Span(start, end, kind))
 
         if detector.classify is _classify_uuid:
             # UUIDs that are not PIX keys are purchase or conversation ids: keep them whole.
             for match in detector.pattern.finditer(text):
-                if not _overlaps(*match.span(), taken):
+                if not _overlaps(*match.span(), claimed):
                     protected.append(match.span())
 
     return sorted(found, key=lambda span: span.start)

@@ -146,27 +146,27 @@ def flag_conversation(
 async def _replay(
     session: AsyncSession, *, conversation: SupportConversation, client_message_id: str
 ) -> TurnResult | None:
-    asked = await session.scalar(
+    question = await session.scalar(
         select(SupportMessage).where(
             SupportMessage.conversation_id == conversation.id,
             SupportMessage.client_message_id == client_message_id,
         )
     )
-    if asked is None:
+    if question is None:
         return None
     reply = await session.scalar(
         select(SupportMessage)
         .where(
             SupportMessage.conversation_id == conversation.id,
             SupportMessage.role == MessageRole.ASSISTANT,
-            SupportMessage.created_at >= asked.created_at,
+            SupportMessage.created_at >= question.created_at,
         )
         .order_by(SupportMessage.created_at, SupportMessage.id)
         .limit(1)
     )
     if reply is None:
         return None
-    return TurnResult(conversation=conversation, user_message=asked, reply=reply, replayed=True)
+    return TurnResult(conversation=conversation, user_message=question, reply=reply, replayed=True)
 
 
 async def _history(

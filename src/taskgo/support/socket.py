@@ -5,7 +5,7 @@ comes at once: `{ok: true, conversationId, clientMessageId}`, or `{error: {code,
 field?}}` for a malformed payload or a conversation that is not the user's. The reply then
 streams to that socket as `support_delta {conversationId, clientMessageId, delta, index}`
 events and ends with `support_done` (to every socket of the user) carrying the stored
-reply, whose `content` is authoritative: after a failure mid-stream it holds the fallback
+reply, whose `content` is authoritative: after a failure mid-stream it contains the fallback
 text, not the deltas. A turn that fails before any reply (rate limit, daily budget, a reply
 already in progress) ends with `support_error {conversationId, clientMessageId, error}`.
 
@@ -109,7 +109,7 @@ async def _run_turn(
                 client_message_id=client_message_id,
                 on_delta=send_delta,
             )
-            reply, asked = result.reply, result.user_message
+            reply, user_message = result.reply, result.user_message
             payload = {
                 **ids,
                 "message": {
@@ -119,11 +119,11 @@ async def _run_turn(
                     "createdAt": reply.created_at.isoformat(),
                 },
                 "userMessage": {
-                    "id": str(asked.id),
-                    "role": asked.role,
-                    "content": asked.content,
-                    "truncated": asked.truncated,
-                    "createdAt": asked.created_at.isoformat(),
+                    "id": str(user_message.id),
+                    "role": user_message.role,
+                    "content": user_message.content,
+                    "truncated": user_message.truncated,
+                    "createdAt": user_message.created_at.isoformat(),
                 },
                 "notice": result.notice,
                 "needsHuman": result.conversation.needs_human,

@@ -1,9 +1,9 @@
 """Read-only tools the model may call, always scoped to the user who is talking.
 
-The caller's id comes from the authenticated session and is bound when `SupportTools` is
-built; no tool takes a user id argument, and arguments with unknown fields are rejected.
-A purchase id that is not the caller's gets the same answer as one that does not exist,
-so the model cannot even learn that another user's purchase exists.
+The caller comes from the authenticated session and is bound when the lookup is built.
+No tool takes a user id argument, and arguments with unknown fields are rejected. A
+purchase id that is not the caller's gets the same answer as one that does not exist, so
+the model cannot even learn that another user's purchase exists.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class OrderLookup(Protocol):
 
 
 class LookupUnavailable(Exception):
-    """The domain service behind a tool is missing or failed; the model is told so."""
+    """The domain service behind a tool is missing or failed; the model gets an error result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,7 @@ def _dump(value: dict[str, Any]) -> str:
     text = json.dumps(redact_data(value), ensure_ascii=False, default=str)
     if len(text) <= MAX_RESULT_CHARS:
         return text
-    # A cut JSON text is invalid, so say plainly that the result was shortened.
+    # A cut JSON text is invalid, so mark the result as shortened instead.
     return json.dumps(
         {"truncated": True, "partial": text[: MAX_RESULT_CHARS - 200]}, ensure_ascii=False
     )
