@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.bank_accounts.sealing import VERIFIED_CPF_CONTEXT
 from taskgo.crypto import encrypt_field
@@ -46,23 +43,6 @@ def verified_fields(cpf: str = PARTNER_CPF) -> dict[str, Any]:
 @pytest.fixture
 async def partner(make_user: Callable[..., Awaitable[User]]) -> User:
     return await make_user(role="partner", name="Ana Souza", **verified_fields())
-
-
-@pytest.fixture
-def make_user(db: AsyncSession) -> Callable[..., Awaitable[User]]:
-    # TEMP: core insert while the cities table is missing from the metadata.
-    async def create(*, role: str = "client", name: str = "Ana Souza", **fields: Any) -> User:
-        user_id = uuid.uuid4()
-        await db.execute(
-            insert(User.__table__).values(
-                id=user_id, firebase_uid=f"uid-{user_id.hex[:12]}", role=role, name=name, **fields
-            )
-        )
-        user = await db.get(User, user_id)
-        assert user is not None
-        return user
-
-    return create
 
 
 @pytest.fixture

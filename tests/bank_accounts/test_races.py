@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,19 +27,15 @@ ROUNDS = 6
 
 
 async def committed_partner() -> User:
-    user_id = uuid.uuid4()
     async with session_scope() as session:
-        await session.execute(
-            insert(User.__table__).values(
-                id=user_id,
-                firebase_uid=f"race-{user_id.hex[:12]}",
-                role="partner",
-                name="Ana Souza",
-                **verified_fields(),
-            )
+        user = User(
+            firebase_uid=f"race-{uuid.uuid4().hex[:12]}",
+            role="partner",
+            name="Ana Souza",
+            **verified_fields(),
         )
-        user = await session.get(User, user_id)
-    assert user is not None
+        session.add(user)
+        await session.flush()
     return user
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.admin.models import AuditLog
@@ -131,10 +131,8 @@ async def test_recheck_after_verification(
         client, headers, account="333", holderDocument="12ABC34501DE35", accountHolder="Ana ME"
     )
 
-    await db.execute(
-        update(User.__table__).where(User.id == partner.id).values(**verified_fields(PARTNER_CPF))
-    )
-    await db.refresh(partner)
+    for field, value in verified_fields(PARTNER_CPF).items():
+        setattr(partner, field, value)
     changed = await recheck_holders_after_verification(db, user=partner)
 
     assert changed == 3
