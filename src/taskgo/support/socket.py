@@ -99,7 +99,7 @@ async def _run_turn(
         async with session_scope() as session:
             user = await session.get(User, user_id)
             if user is None:
-                raise AppError("auth.user_not_found", status=401)
+                raise AppError("auth.user_unavailable", status=401)
             result = await service.send_message(
                 session,
                 user=user,
