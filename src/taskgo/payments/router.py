@@ -126,4 +126,6 @@ async def dev_confirm_payment(
     assert locked is not None
     intent = await payments.retrieve_intent(purchase.payment_intent_id)
     await sync_payment(session, locked, intent)
+    await session.flush()
+    await session.refresh(locked, attribute_names=["updated_at", "created_at"])
     return purchase_out(locked, viewer_id=user.id)

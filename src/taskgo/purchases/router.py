@@ -15,6 +15,7 @@ from taskgo.idempotency import IdempotencyKey, claim, remember
 from taskgo.pagination import Cursor, Limit, Page
 from taskgo.payments import ledger_store
 from taskgo.purchases import service, transitions
+from taskgo.purchases.models import Purchase
 from taskgo.purchases.schemas import (
     DisputeIn,
     PurchaseCreateIn,
@@ -29,14 +30,24 @@ router = APIRouter(prefix="/api/purchases", tags=["purchases"])
 admin_router = APIRouter(prefix="/api/admin/purchases", tags=["admin"])
 
 
+async def _render(session: DbSession, purchase: Purchase, *, viewer_id: uuid.UUID) -> PurchaseOut:
+    # `updated_at` is set by the database on UPDATE, so it is read back after the flush.
+    await session.flush()
+    await session.refresh(purchase, attribute_names=["updated_at", "created_at"])
+    return purchase_out(purchase, viewer_id=viewer_id)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PurchaseOut)
 async def create_purchase(
     body: PurchaseCreateIn,
     buyer: ClientUser,
     session: DbSession,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> PurchaseOut | JSONResponse:
-    """Order products of one seller; prices come from the catalog. Pay with `clientSecret`."""
+    """Order products of one seller; prices come from the catalog. Pay with `clientSecret`.
+
+    `Idempotency-Key` is required: a retried order must not reserve stock twice.
+    """
     claimed = await claim(
         session,
         user_id=buyer.id,
@@ -47,7 +58,7 @@ async def create_purchase(
     if claimed.replay is not None:
         return claimed.replay
     purchase = await service.create_purchase(session, buyer=buyer, data=body)
-    result = purchase_out(purchase, viewer_id=buyer.id)
+    result = await _render(session, purchase, viewer_id=buyer.id)
     await remember(session, claimed, status_code=201, body=result.model_dump(mode="json"))
     return result
 
@@ -75,7 +86,7 @@ async def get_purchase(
     purchase = await service.get_purchase_for_participant(
         session, purchase_id=purchase_id, user=user
     )
-    return purchase_out(purchase, viewer_id=user.id)
+    return await _render(session, purchase, viewer_id=user.id)
 
 
 @router.post("/{purchase_id}/ship", response_model=PurchaseOut)
@@ -86,7 +97,7 @@ async def ship(
     purchase = await transitions.do_ship(
         session, purchase_id=purchase_id, seller=user, tracking_code=body.tracking_code
     )
-    return purchase_out(purchase, viewer_id=user.id)
+    return await _render(session, purchase, viewer_id=user.id)
 
 
 @router.post("/{purchase_id}/confirm-delivery", response_model=PurchaseOut)
@@ -95,7 +106,7 @@ async def confirm_delivery(
 ) -> PurchaseOut:
     """Buyer: confirm receipt; the escrow is released unless a dispute holds it."""
     purchase = await transitions.do_confirm_delivery(session, purchase_id=purchase_id, buyer=user)
-    return purchase_out(purchase, viewer_id=user.id)
+    return await _render(session, purchase, viewer_id=user.id)
 
 
 @router.post("/{purchase_id}/cancel", response_model=PurchaseOut)
@@ -109,7 +120,7 @@ async def cancel(purchase_id: uuid.UUID, user: CurrentUser, session: DbSession) 
         if await _is_buyer(session, purchase_id, user)
         else "seller_canceled",
     )
-    return purchase_out(purchase, viewer_id=user.id)
+    return await _render(session, purchase, viewer_id=user.id)
 
 
 async def _is_buyer(session: DbSession, purchase_id: uuid.UUID, user: CurrentUser) -> bool:
@@ -127,7 +138,7 @@ async def open_dispute(
     purchase = await transitions.do_open_dispute(
         session, purchase_id=purchase_id, buyer=user, reason=body.reason
     )
-    return purchase_out(purchase, viewer_id=user.id)
+    return await _render(session, purchase, viewer_id=user.id)
 
 
 class LedgerEntryOut(ApiModel):
@@ -152,14 +163,14 @@ async def resolve_dispute(
     purchase = await transitions.do_resolve_dispute(
         session, purchase_id=purchase_id, admin=admin, outcome=body.outcome, note=body.note
     )
-    return purchase_out(purchase, viewer_id=admin.id)
+    return await _render(session, purchase, viewer_id=admin.id)
 
 
 @admin_router.get("/{purchase_id}/ledger", response_model=LedgerOut)
 async def purchase_ledger(
     purchase_id: uuid.UUID, admin: AdminUser, session: DbSession
 ) -> LedgerOut:
-    purchase = await session.get(service.Purchase, purchase_id)
+    purchase = await session.get(Purchase, purchase_id)
     if purchase is None:
         raise AppError("purchase.not_found", status=404)
     transactions = await ledger_store.load_transactions(session, purchase_id)

@@ -1,0 +1,409 @@
+"""Capture before expiry, expired authorizations, cancels, automatic release and disputes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.jobs.inline import run_queued_jobs
+from taskgo.payments.ledger_store import load_balances
+from taskgo.purchases import tasks
+from taskgo.purchases.models import Purchase
+from taskgo.purchases.service import mark_delivered_by_carrier
+from taskgo.users.models import User
+from tests.purchases.conftest import (
+    VALID_S10,
+    Headers,
+    buy,
+    create_product,
+    deliver_events,
+    notifications_of,
+    onboard_seller,
+    pay,
+    product_stock,
+)
+from tests.standins.stripe_server import StripeStandIn
+
+
+async def _paid_purchase(
+    client: httpx.AsyncClient,
+    standin: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+    *,
+    stock: int = 3,
+) -> tuple[dict[str, Any], uuid.UUID]:
+    product = await create_product(client, auth_headers(seller), stock=stock)
+    purchase = (await buy(client, auth_headers(buyer), [(product, 1)])).json()
+    await pay(standin, client, purchase)
+    return purchase, product
+
+
+async def _get(client: httpx.AsyncClient, purchase: dict[str, Any], headers: dict[str, str]) -> Any:
+    return (await client.get(f"/api/purchases/{purchase['id']}", headers=headers)).json()
+
+
+async def _shift(db: AsyncSession, purchase: dict[str, Any], **values: Any) -> None:
+    await db.execute(
+        update(Purchase).where(Purchase.id == uuid.UUID(purchase["id"])).values(**values)
+    )
+
+
+async def test_capture_job_before_deadline(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    intent = stripe_env.world.payment_intents[purchase["clientSecret"].split("_secret_")[0]]
+    charge = stripe_env.world.charges[intent["latest_charge"]]
+    deadline = datetime.fromtimestamp(
+        charge["payment_method_details"]["card"]["capture_before"], UTC
+    )
+
+    assert await tasks.capture_due(timestamp=0) == 0
+    await _shift(db, purchase, capture_before=datetime.now(UTC) + timedelta(hours=23))
+    captured = await tasks.capture_due(timestamp=0)
+    again = await tasks.capture_due(timestamp=0)
+
+    row = await db.get(Purchase, uuid.UUID(purchase["id"]), populate_existing=True)
+    assert row is not None
+    assert captured == 1
+    assert again == 0
+    assert abs((deadline - (row.authorized_at or deadline)).days - 7) <= 1
+    assert row.status == "paid"
+    assert row.captured_cents == 10_000
+    assert intent["status"] == "succeeded"
+    assert len(stripe_env.calls("POST", "/v1/payment_intents/*/capture")) == 1
+    assert (await load_balances(db, row.id)).escrow_held == 10_000
+
+
+async def test_expired_authorization_closes_purchase(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, product = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    stripe_env.expire_authorization(purchase["clientSecret"].split("_secret_")[0])
+
+    await deliver_events(stripe_env, client)
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "payment_expired"
+    assert body["cancelReason"] == "authorization_expired"
+    assert body["holdReason"] is None
+    assert stripe_env.world.transfers == {}
+    assert await product_stock(client, product, auth_headers(seller)) == 3
+    assert "Pagamento não concluído" in [t for t, _ in await notifications_of(db, buyer)]
+    assert "Pedido sem pagamento" in [t for t, _ in await notifications_of(db, seller)]
+    confirm = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+    assert confirm.status_code == 409
+
+
+async def test_capture_after_expiry_reports_expired(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    stripe_env.advance_clock(8 * 86400)
+    stripe_env.take_events()
+    await _shift(db, purchase, capture_before=datetime.now(UTC))
+
+    await tasks.capture_due(timestamp=0)
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "payment_expired"
+    assert stripe_env.world.transfers == {}
+
+
+async def test_cancel_authorized_releases_hold(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, product = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+
+    response = await client.post(
+        f"/api/purchases/{purchase['id']}/cancel", headers=auth_headers(buyer)
+    )
+    await deliver_events(stripe_env, client)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "canceled"
+    assert response.json()["cancelReason"] == "buyer_canceled"
+    intent = stripe_env.world.payment_intents[purchase["clientSecret"].split("_secret_")[0]]
+    assert intent["status"] == "canceled"
+    assert await product_stock(client, product, auth_headers(seller)) == 3
+    assert (await load_balances(db, uuid.UUID(purchase["id"]))).captured == 0
+
+
+async def test_cancel_captured_refunds(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await _shift(db, purchase, capture_before=datetime.now(UTC))
+    await tasks.capture_due(timestamp=0)
+
+    response = await client.post(
+        f"/api/purchases/{purchase['id']}/cancel", headers=auth_headers(seller)
+    )
+    await deliver_events(stripe_env, client)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["refundedAmount"] == "100.00"
+    assert response.json()["cancelReason"] == "seller_canceled"
+    [refund] = stripe_env.world.refunds.values()
+    assert refund["amount"] == 10_000
+    balances = await load_balances(db, uuid.UUID(purchase["id"]))
+    assert balances.refunded == 10_000
+    assert balances.escrow_held == 0
+    assert balances.net == 0
+    titles = [t for t, _ in await notifications_of(db, buyer)]
+    assert "Reembolso de R$ 100,00" in titles
+
+
+async def test_cancel_after_shipping_rejected(
+    client: httpx.AsyncClient,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+
+    response = await client.post(
+        f"/api/purchases/{purchase['id']}/cancel", headers=auth_headers(buyer)
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "purchase.cannot_cancel"
+    assert stripe_env.world.refunds == {}
+
+
+async def test_carrier_delivery_then_auto_release(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    delivered_at = datetime.now(UTC)
+
+    await mark_delivered_by_carrier(
+        db, purchase_id=uuid.UUID(purchase["id"]), occurred_at=delivered_at
+    )
+    await mark_delivered_by_carrier(
+        db, purchase_id=uuid.UUID(purchase["id"]), occurred_at=delivered_at + timedelta(hours=1)
+    )
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "delivered"
+    assert body["holdReason"] == "awaiting_buyer_confirmation"
+    release_at = datetime.fromisoformat(body["releaseAt"])
+    assert abs((release_at - delivered_at) - timedelta(days=7)) < timedelta(seconds=5)
+    assert await tasks.release_due(timestamp=0) == 0
+
+    await _shift(db, purchase, release_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await tasks.release_due(timestamp=0) == 1
+
+    body = await _get(client, purchase, auth_headers(seller))
+    assert body["status"] == "released"
+    assert len(stripe_env.world.transfers) == 1
+
+
+async def test_dispute_freezes_release(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    make_user: Any,
+    auth_headers: Headers,
+) -> None:
+    admin = await make_user(role="admin", name="Admin")
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    await mark_delivered_by_carrier(
+        db, purchase_id=uuid.UUID(purchase["id"]), occurred_at=datetime.now(UTC)
+    )
+    await _shift(db, purchase, capture_before=datetime.now(UTC))
+    await tasks.capture_due(timestamp=0)
+
+    opened = await client.post(
+        f"/api/purchases/{purchase['id']}/dispute",
+        json={"reason": "Produto chegou quebrado"},
+        headers=auth_headers(buyer),
+    )
+    await _shift(db, purchase, release_at=datetime.now(UTC) - timedelta(days=1))
+    await tasks.release_due(timestamp=0)
+    confirm = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["holdReason"] == "dispute"
+    assert opened.json()["releaseAt"] is None
+    assert confirm.json()["status"] == "delivered"
+    assert stripe_env.world.transfers == {}
+
+    resolved = await client.post(
+        f"/api/admin/purchases/{purchase['id']}/dispute/resolve",
+        json={"outcome": "refund", "note": "Foto do produto quebrado"},
+        headers=auth_headers(admin),
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "refunded"
+    assert stripe_env.world.transfers == {}
+    [refund] = stripe_env.world.refunds.values()
+    assert refund["amount"] == 10_000
+    balances = await load_balances(db, uuid.UUID(purchase["id"]))
+    assert balances.net == 0
+    assert balances.refunded == 10_000
+
+
+async def test_release_waits_for_payout_account(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+
+    confirmed = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+
+    assert confirmed.json()["status"] == "delivered"
+    assert confirmed.json()["holdReason"] == "seller_payout_account_pending"
+    assert stripe_env.world.transfers == {}
+    assert (await load_balances(db, uuid.UUID(purchase["id"]))).escrow_held == 10_000
+
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    ran = await run_queued_jobs(db, task_names={"purchases.release_one"})
+
+    assert ran == ["purchases.release_one"]
+    body = await _get(client, purchase, auth_headers(seller))
+    assert body["status"] == "released"
+    assert len(stripe_env.world.transfers) == 1
+
+
+async def test_unpaid_purchase_expires(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    product = await create_product(client, auth_headers(seller), stock=2)
+    purchase = (await buy(client, auth_headers(buyer), [(product, 2)])).json()
+    assert await product_stock(client, product, auth_headers(seller)) == 0
+
+    await _shift(db, purchase, payment_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await tasks.expire_unpaid(timestamp=0) == 1
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "canceled"
+    assert body["cancelReason"] == "payment_timeout"
+    assert await product_stock(client, product, auth_headers(seller)) == 2
+    intent = stripe_env.world.payment_intents[purchase["clientSecret"].split("_secret_")[0]]
+    assert intent["status"] == "canceled"
+
+
+async def test_unshipped_purchase_canceled(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, product = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await _shift(db, purchase, ship_by=datetime.now(UTC) - timedelta(seconds=1))
+
+    assert await tasks.cancel_unshipped(timestamp=0) == 1
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "canceled"
+    assert body["cancelReason"] == "not_shipped_in_time"
+    assert await product_stock(client, product, auth_headers(seller)) == 3
+
+
+async def test_chargeback_freezes_then_lost(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await _shift(db, purchase, capture_before=datetime.now(UTC))
+    await tasks.capture_due(timestamp=0)
+    stripe_env.take_events()
+    dispute = stripe_env.open_dispute(purchase["clientSecret"].split("_secret_")[0])
+    await deliver_events(stripe_env, client)
+
+    frozen = await _get(client, purchase, auth_headers(buyer))
+    assert frozen["holdReason"] == "dispute"
+    assert frozen["dispute"]["chargeback"] is True
+
+    stripe_env.close_dispute(dispute["id"], won=False)
+    await deliver_events(stripe_env, client)
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "refunded"
+    balances = await load_balances(db, uuid.UUID(purchase["id"]))
+    assert balances.net == 0
+    assert balances.escrow_held == 0
