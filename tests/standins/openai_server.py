@@ -11,20 +11,44 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from tests.standins.openai_rules import (
+    Fail,
+    context_length_error,
+    estimate_request_tokens,
+    insufficient_quota,
+    invalid,
+    rate_limited,
+    server_error,
+    validate_messages,
+    validate_tools,
+)
+
+__all__ = [
+    "DEFAULT_KEY",
+    "DEFAULT_MODEL",
+    "BreakStream",
+    "CallTools",
+    "Fail",
+    "OpenAIStandIn",
+    "Reply",
+    "Stall",
+    "context_length_error",
+    "insufficient_quota",
+    "rate_limited",
+    "server_error",
+]
+
 DEFAULT_KEY = "sk-test-standin-0123456789"
 DEFAULT_MODEL = "gpt-4o-mini"
-_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
 @dataclass
@@ -40,16 +64,6 @@ class Reply:
 class CallTools:
     calls: list[tuple[str, dict[str, Any] | str]]
     content: str | None = None
-
-
-@dataclass
-class Fail:
-    status: int
-    code: str | None
-    type: str
-    message: str
-    param: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,52 +84,6 @@ class BreakStream:
 
 Step = Reply | CallTools | Fail | Stall | BreakStream
 Dynamic = Callable[[dict[str, Any]], Step]
-
-
-def rate_limited(retry_after_ms: int | None = None) -> Fail:
-    headers = {"retry-after-ms": str(retry_after_ms)} if retry_after_ms is not None else {}
-    return Fail(
-        429,
-        "rate_limit_exceeded",
-        "requests",
-        "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3.",
-        headers=headers,
-    )
-
-
-def insufficient_quota() -> Fail:
-    return Fail(
-        429,
-        "insufficient_quota",
-        "insufficient_quota",
-        "You exceeded your current quota, please check your plan and billing details.",
-    )
-
-
-def server_error() -> Fail:
-    return Fail(500, None, "server_error", "The server had an error while processing your request.")
-
-
-def context_length_error(limit: int, used: int) -> Fail:
-    return Fail(
-        400,
-        "context_length_exceeded",
-        "invalid_request_error",
-        f"This model's maximum context length is {limit} tokens. However, your messages "
-        f"resulted in {used} tokens. Please reduce the length of the messages.",
-        param="messages",
-    )
-
-
-def _invalid(message: str, *, param: str | None = None, code: str | None = None) -> Fail:
-    return Fail(400, code, "invalid_request_error", message, param=param)
-
-
-def estimate_request_tokens(body: dict[str, Any]) -> int:
-    """Rough count of prompt tokens: about four characters per token, like English BPE."""
-    text = json.dumps(body.get("messages", []), ensure_ascii=False)
-    text += json.dumps(body.get("tools", []), ensure_ascii=False)
-    return len(text) // 4 + 3 * len(body.get("messages", []))
 
 
 class OpenAIStandIn:
@@ -192,9 +160,9 @@ class OpenAIStandIn:
         try:
             body = await request.json()
         except json.JSONDecodeError:
-            return _error_response(_invalid("We could not parse the JSON body of your request."))
+            return _error_response(invalid("We could not parse the JSON body of your request."))
         if not isinstance(body, dict):
-            return _error_response(_invalid("The request body must be a JSON object."))
+            return _error_response(invalid("The request body must be a JSON object."))
 
         self.requests.append(body)
         self.headers.append(dict(request.headers))
@@ -219,7 +187,7 @@ class OpenAIStandIn:
     def _validate(self, body: dict[str, Any]) -> Fail | None:
         model = body.get("model")
         if not isinstance(model, str) or not model:
-            return _invalid("you must provide a model parameter")
+            return invalid("you must provide a model parameter")
         if model not in self.models:
             return Fail(
                 404,
@@ -228,23 +196,23 @@ class OpenAIStandIn:
                 f"The model `{model}` does not exist or you do not have access to it.",
             )
         if "max_tokens" in body and "max_completion_tokens" in body:
-            return _invalid("Use either max_tokens or max_completion_tokens, not both.")
+            return invalid("Use either max_tokens or max_completion_tokens, not both.")
         if "stream_options" in body and not body.get("stream"):
-            return _invalid(
+            return invalid(
                 "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                 param="stream_options",
             )
-        tool_names, problem = _validate_tools(body)
+        tool_names, problem = validate_tools(body)
         if problem is not None:
             return problem
         if "tool_choice" in body and "tools" not in body:
-            return _invalid(
+            return invalid(
                 "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' "
                 "are specified.",
                 param="tool_choice",
             )
         self._tool_names = tool_names
-        return _validate_messages(body.get("messages"))
+        return validate_messages(body.get("messages"))
 
     async def _respond(
         self, request: web.Request, body: dict[str, Any], step: Step
@@ -400,82 +368,3 @@ def _error_response(fail: Fail) -> web.Response:
         }
     }
     return web.json_response(payload, status=fail.status, headers=fail.headers)
-
-
-def _validate_tools(body: dict[str, Any]) -> tuple[set[str], Fail | None]:
-    tools = body.get("tools")
-    if tools is None:
-        return set(), None
-    if not isinstance(tools, list) or not tools:
-        return set(), _invalid("'tools' must be a non-empty array.", param="tools")
-    names: set[str] = set()
-    for index, tool in enumerate(tools):
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(tool, dict) or tool.get("type") != "function" or not function:
-            return names, _invalid(f"Invalid tool at tools[{index}].", param=f"tools[{index}]")
-        name = function.get("name")
-        if not isinstance(name, str) or not _TOOL_NAME.match(name):
-            return names, _invalid(
-                f"Invalid 'tools[{index}].function.name': string does not match pattern.",
-                param=f"tools[{index}].function.name",
-            )
-        parameters = function.get("parameters", {"type": "object"})
-        if not isinstance(parameters, dict) or parameters.get("type") != "object":
-            return names, _invalid(
-                f"Invalid schema for function '{name}': schema must be a JSON Schema of "
-                "'type: \"object\"'.",
-                param=f"tools[{index}].function.parameters",
-            )
-        names.add(name)
-    return names, None
-
-
-def _validate_messages(messages: Any) -> Fail | None:
-    if not isinstance(messages, list) or not messages:
-        return _invalid("[] is too short - 'messages'", param="messages")
-    open_calls: set[str] = set()
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in _ROLES:
-            return _invalid(f"Invalid value for 'messages[{index}].role'.", param="messages")
-        role = message["role"]
-        content = message.get("content")
-        if open_calls and role != "tool":
-            return _invalid(
-                "An assistant message with 'tool_calls' must be followed by tool messages "
-                "responding to each 'tool_call_id'.",
-                param="messages",
-            )
-        if role == "tool":
-            call_id = message.get("tool_call_id")
-            if call_id not in open_calls:
-                return _invalid(
-                    "Invalid parameter: messages with role 'tool' must be a response to a "
-                    "preceding message with 'tool_calls'.",
-                    param=f"messages.[{index}].role",
-                )
-            open_calls.discard(call_id)
-            if not isinstance(content, str):
-                return _invalid(f"Invalid 'messages[{index}].content'.", param="messages")
-            continue
-        if role == "assistant" and message.get("tool_calls"):
-            for call in message["tool_calls"]:
-                open_calls.add(call.get("id"))
-                arguments = call.get("function", {}).get("arguments")
-                if not isinstance(arguments, str):
-                    return _invalid(
-                        f"Invalid 'messages[{index}].tool_calls': arguments must be a string.",
-                        param="messages",
-                    )
-            continue
-        if not isinstance(content, str) or (role == "user" and not content):
-            return _invalid(
-                f"Invalid 'messages[{index}].content': expected a non-empty string.",
-                param="messages",
-            )
-    if open_calls:
-        return _invalid(
-            "An assistant message with 'tool_calls' must be followed by tool messages "
-            "responding to each 'tool_call_id'.",
-            param="messages",
-        )
-    return None

@@ -201,7 +201,12 @@ async def send_message(
     client_message_id: str | None = None,
     on_delta: DeltaSink | None = None,
 ) -> TurnResult:
-    """Store the user's message, get the assistant's reply and store it too."""
+    """Store the user's message, get the assistant's reply and store it too.
+
+    NOTE: the caller's transaction (and its pooled connection) stays open during the model
+    call, up to OPENAI_TIMEOUT_SECONDS times OPENAI_MAX_ATTEMPTS plus tool rounds, so
+    concurrent support turns count against the database pool size.
+    """
     settings = get_settings()
     text = validate_content(content, settings=settings)
     conversation = await get_own_conversation(
