@@ -164,3 +164,8 @@ async def notifications_of(session: AsyncSession, user: User) -> list[tuple[str,
         .order_by(Notification.created_at)
     )
     return [(row.title, row.body) for row in rows]
+
+
+from tests.realtime.fixtures import connect_socket, socket_server, token_for  # noqa: E402
+
+__all__ = ["connect_socket", "socket_server", "token_for"]

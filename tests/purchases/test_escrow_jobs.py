@@ -407,3 +407,25 @@ async def test_chargeback_freezes_then_lost(
     balances = await load_balances(db, uuid.UUID(purchase["id"]))
     assert balances.net == 0
     assert balances.escrow_held == 0
+
+
+async def test_capture_at_authorization_setting(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+    settings: Any,
+) -> None:
+    settings.payments_capture_at_authorization = True
+    try:
+        purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    finally:
+        settings.payments_capture_at_authorization = False
+
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "paid"
+    assert [c.status for c in stripe_env.calls("POST", "/v1/payment_intents/*/capture")] == [200]
+    assert (await load_balances(db, uuid.UUID(purchase["id"]))).escrow_held == 10_000
+    assert await tasks.capture_due(timestamp=0) == 0
