@@ -26,6 +26,8 @@ def _timestamp(name: str, *, default_now: bool = False, nullable: bool = True) -
 
 
 def upgrade() -> None:
+    # Check constraint names are the short form: Alembic applies the models' naming
+    # convention, which prefixes them with `ck_<table>_`.
     op.create_table(
         "uploads",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -44,9 +46,9 @@ def upgrade() -> None:
         _timestamp("updated_at", default_now=True, nullable=False),
         sa.CheckConstraint(
             "purpose IN ('product_image', 'avatar', 'document', 'selfie')",
-            name="ck_uploads_purpose",
+            name="purpose",
         ),
-        sa.CheckConstraint("size_bytes > 0", name="ck_uploads_size_positive"),
+        sa.CheckConstraint("size_bytes > 0", name="size_positive"),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name="fk_uploads_owner_id_users", ondelete="CASCADE"
         ),
@@ -79,19 +81,19 @@ def upgrade() -> None:
         _timestamp("updated_at", default_now=True, nullable=False),
         sa.CheckConstraint(
             "status IN ('pending', 'approved', 'rejected')",
-            name="ck_verification_submissions_status",
+            name="status",
         ),
         sa.CheckConstraint(
             "analysis_status IN ('queued', 'done', 'failed')",
-            name="ck_verification_submissions_analysis_status",
+            name="analysis_status",
         ),
         sa.CheckConstraint(
             "(status = 'pending') = (decided_at IS NULL)",
-            name="ck_verification_submissions_decided_when_not_pending",
+            name="decided_when_not_pending",
         ),
         sa.CheckConstraint(
             "status <> 'rejected' OR rejection_reason IS NOT NULL",
-            name="ck_verification_submissions_rejection_has_reason",
+            name="rejection_has_reason",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"],

@@ -41,7 +41,7 @@ class Upload(UUIDPrimaryKey, Timestamps, Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    # SHA-256 of the stored (re-encoded) file and of the bytes the client sent; both stay
+    # SHA-256 of the stored (re-encoded) file and of the bytes the client sent. Both stay
     # after the file is deleted, as evidence of what was reviewed.
     sha256: Mapped[str] = mapped_column(String(64))
     source_sha256: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,8 @@ OCR_MIN_SIDE = 1600
 OCR_MAX_SIDE = 2600
 OCR_TIMEOUT_SECONDS = 60
 OCR_LANGUAGE = "por"
+# CPF, name and birth date.
+_FIELD_COUNT = 3
 
 # A box from one cascade and one from the other count as the same face above this
 # intersection-over-union.
@@ -62,8 +64,8 @@ class FaceBox:
 @dataclass(frozen=True, slots=True)
 class OcrResult:
     fields: DocumentFields
+    # Degrees (counter-clockwise) the image was turned for the OCR pass that read it.
     rotation: int
-    text_length: int
 
 
 def _load_cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
@@ -183,29 +185,26 @@ def read_text(image: Image.Image) -> str:
 def read_document(images: list[Image.Image], *, today: date) -> OcrResult:
     """OCR the document sides and extract CPF, name and birth date.
 
-    Each side is read upright first. A side that yields no field is read again turned by
-    90, 270 and 180 degrees, because cards are often photographed sideways without an
-    EXIF orientation tag. The turn that yields the most fields wins.
+    Every side is read upright first. When the sides together still lack a field, each
+    side that yielded nothing is read again turned by 90, 270 and 180 degrees, because
+    cards are often photographed sideways without an EXIF orientation tag. The first
+    turn that yields a field wins. A card back without any field costs one pass only
+    when the front already gave everything.
     """
-    collected: list[DocumentFields] = []
+    prepared = [_prepare_for_ocr(image) for image in images]
+    upright = [extract_fields(read_text(side), today=today) for side in prepared]
+    collected = list(upright)
     rotation_used = 0
-    text_length = 0
-    for image in images:
-        prepared = _prepare_for_ocr(image)
-        best_fields: DocumentFields | None = None
-        best_rotation = 0
-        for rotation in (0, 90, 270, 180):
-            turned = prepared if rotation == 0 else prepared.rotate(rotation, expand=True)
-            text = read_text(turned)
-            fields = extract_fields(text, today=today)
-            if best_fields is None or fields.count() > best_fields.count():
-                best_fields, best_rotation = fields, rotation
-                text_length = max(text_length, len(text))
-            if fields.count() > 0:
-                break
-        assert best_fields is not None
-        collected.append(best_fields)
-        rotation_used = rotation_used or best_rotation
-    return OcrResult(
-        fields=merge_fields(collected), rotation=rotation_used, text_length=text_length
-    )
+
+    if merge_fields(collected).count() < _FIELD_COUNT:
+        for index, side in enumerate(prepared):
+            if collected[index].count() > 0:
+                continue
+            for rotation in (90, 270, 180):
+                fields = extract_fields(read_text(side.rotate(rotation, expand=True)), today=today)
+                if fields.count() > 0:
+                    collected[index] = fields
+                    rotation_used = rotation_used or rotation
+                    break
+
+    return OcrResult(fields=merge_fields(collected), rotation=rotation_used)

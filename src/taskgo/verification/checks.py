@@ -1,8 +1,8 @@
 """The automatic checks of a submission, computed from its three stored images.
 
 `run_checks` is synchronous and CPU-bound (face detection and several OCR passes take
-seconds); the job runs it in a worker thread. Its report holds the CPF in clear text
-only in memory: the service encrypts it before anything is stored.
+seconds), so the job runs it in a worker thread. Its report contains the CPF in clear
+text, in memory only, and the service encrypts it before anything is stored.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from taskgo.verification.extraction import (
     compare_names,
 )
 
-# A selfie face fills a good part of the frame; the photo on an ID card is a smaller
-# share of the card, so faces down to 4 % of the shorter side count there.
+# A selfie face fills a good part of the frame. The photo on an ID card is a smaller
+# share of the card, so faces down to 4 % of its shorter side count there.
 SELFIE_MIN_FACE_FRACTION = 0.08
 DOCUMENT_MIN_FACE_FRACTION = 0.04
 

@@ -23,8 +23,8 @@ class SubmissionStatus(StrEnum):
 class AnalysisStatus(StrEnum):
     QUEUED = "queued"
     DONE = "done"
-    # The images could not be read (storage failure, file gone); an admin can still
-    # decide by looking at them, and the job retries storage failures first.
+    # The image files were gone when the job ran. Storage outages are retried by the job
+    # instead, and an admin can still decide without the automatic checks.
     FAILED = "failed"
 
 

@@ -77,7 +77,11 @@ async def get_detail(session: AsyncSession, submission_id: uuid.UUID) -> Submiss
     front = await session.get(Upload, submission.document_front_id)
     back = await session.get(Upload, submission.document_back_id)
     selfie = await session.get(Upload, submission.selfie_id)
-    assert partner is not None and front is not None and back is not None and selfie is not None
+    # Foreign keys guarantee these rows; uploads are never deleted, only their files.
+    assert partner is not None
+    assert front is not None
+    assert back is not None
+    assert selfie is not None
     decided_by = (
         await session.get(User, submission.decided_by_id) if submission.decided_by_id else None
     )

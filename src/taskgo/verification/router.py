@@ -48,6 +48,6 @@ async def submit(
 
 @router.get("/status", response_model=StatusOut)
 async def get_status(user: PartnerUser, session: DbSession) -> StatusOut:
-    """The partner's verification status, the admin's reason after a rejection, and the
-    fields read from the document once the analysis has run (CPF masked)."""
+    """Return the partner's verification status, the admin's reason after a rejection,
+    and the fields read from the document once the analysis has run (CPF masked)."""
     return await service.status_view(session, user=user)

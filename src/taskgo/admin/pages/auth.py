@@ -87,7 +87,7 @@ async def login(request: Request, session: DbSession) -> Response:
 
 @router.post("/login/dev")
 async def login_dev(request: Request, session: DbSession) -> Response:
-    """Sign in as the development admin; the route answers 404 outside dev mode."""
+    """Sign in as the development admin; the route returns 404 outside dev mode."""
     issuer = dev_issuer()
     if issuer is None:
         raise AppError("request.not_found", status=404)

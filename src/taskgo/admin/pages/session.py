@@ -1,6 +1,6 @@
 """Console sign-in: a verified ID token kept in an HttpOnly cookie, plus CSRF protection.
 
-The cookie holds the same Firebase ID token (or dev token) the API accepts as a bearer
+The cookie contains the same Firebase ID token (or dev token) the API accepts as a bearer
 token, and every page verifies it again, so the console session ends when the token
 expires (one hour for Firebase ID tokens) and role changes take effect at once.
 Forms carry a CSRF token that must equal a second cookie (double submit), and POSTs from
