@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -343,4 +344,41 @@ def _tool_results(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for request in requests
         for message in request["messages"]
         if message["role"] == "tool"
+    ]
+
+
+@pytest.mark.timeout(30)
+async def test_concurrent_turns_of_one_user(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+    use_openai: OpenAIStandIn,
+) -> None:
+    use_openai.script(Stall(1.0, then=Reply("Primeira.")), Reply("Terceira."))
+    user = await make_live_user()
+    conversation_id = await new_conversation(live_client, auth_headers(user))
+
+    async def second_after_first_started() -> httpx.Response:
+        await asyncio.sleep(0.4)
+        return await _send(live_client, auth_headers(user), conversation_id, "segunda")
+
+    first, second = await asyncio.gather(
+        _send(live_client, auth_headers(user), conversation_id, "primeira"),
+        second_after_first_started(),
+    )
+    third = await _send(live_client, auth_headers(user), conversation_id, "terceira")
+
+    assert first.status_code == 200
+    assert first.json()["reply"]["content"] == "Primeira."
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "support.reply_in_progress"
+    assert third.json()["reply"]["content"] == "Terceira."
+    history = await live_client.get(
+        f"/api/support/conversations/{conversation_id}/messages", headers=auth_headers(user)
+    )
+    assert [item["content"] for item in history.json()["items"]] == [
+        "Terceira.",
+        "terceira",
+        "Primeira.",
+        "primeira",
     ]
