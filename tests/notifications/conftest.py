@@ -4,9 +4,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.standins.fcm import FcmStandin
 
 from taskgo.notifications.client import FcmConfig, FcmSender
+from tests.standins.fcm import FcmStandin
 
 
 @pytest.fixture

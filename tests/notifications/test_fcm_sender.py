@@ -7,11 +7,10 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from tests.standins.fcm import FcmStandin, make_device_token
-from tests.standins.fcm_failures import Failure
-
 from taskgo.notifications.client import FcmConfig, FcmSender
 from taskgo.notifications.push import PushMessage, PushOutcome
+from tests.standins.fcm import FcmStandin, make_device_token
+from tests.standins.fcm_failures import Failure
 
 
 def push(token: str, key: str = "k1", **changes: object) -> PushMessage:

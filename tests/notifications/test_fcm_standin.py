@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from tests.standins.fcm import FcmStandin, make_device_token
 
 from taskgo.notifications.client import AccessTokenSource
+from tests.standins.fcm import FcmStandin, make_device_token
 
 
 @pytest.fixture

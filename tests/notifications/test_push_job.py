@@ -1,0 +1,239 @@
+"""The push job against the FCM stand-in: attempts recorded, tokens retired, retries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.jobs.inline import run_queued_jobs
+from taskgo.notifications.client import FcmConfig, FcmSender
+from taskgo.notifications.delivery import load_pending
+from taskgo.notifications.models import DeviceToken, PushAttempt
+from taskgo.notifications.senders import use_push_sender
+from taskgo.notifications.service import notify
+from taskgo.users.models import User
+from tests.conftest import MakeUser
+from tests.standins.fcm import FcmStandin, make_device_token
+from tests.standins.fcm_failures import Failure
+
+
+@pytest.fixture
+async def fcm(fcm_standin: FcmStandin, fcm_config: FcmConfig) -> AsyncIterator[FcmStandin]:
+    """Route the app's pushes to the stand-in for one test."""
+    sender = FcmSender(replace(fcm_config, max_inline_wait_seconds=5))
+    previous = use_push_sender(sender)
+    try:
+        yield fcm_standin
+    finally:
+        use_push_sender(previous)
+        await sender.aclose()
+
+
+async def device(db: AsyncSession, user: User, token: str | None = None) -> DeviceToken:
+    row = DeviceToken(user_id=user.id, token=token or make_device_token(), platform="android")
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def send_one(db: AsyncSession, user: User) -> uuid.UUID:
+    [notification_id] = await notify(
+        db,
+        user_ids=[user.id],
+        kind="order_accepted",
+        title_key="push.order_accepted.title",
+        body_key="push.order_accepted.body",
+        params={"partner": "Paulo", "category": "Pintura"},
+        data={"serviceOrderId": "8d0c8d9e"},
+    )
+    return notification_id
+
+
+async def attempts(db: AsyncSession) -> list[PushAttempt]:
+    rows = await db.scalars(select(PushAttempt).order_by(PushAttempt.id))
+    return list(rows.all())
+
+
+async def test_push_delivered_and_recorded(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    phone, tablet = await device(db, user), await device(db, user)
+    fcm.register(phone.token, tablet.token)
+
+    notification_id = await send_one(db, user)
+    ran = await run_queued_jobs(db)
+
+    assert ran == ["notifications.send_push"]
+    assert sorted(fcm.delivered_tokens()) == sorted([phone.token, tablet.token])
+    message = fcm.deliveries[0].message
+    assert message["notification"] == {
+        "title": "Sua ordem foi aceita",
+        "body": "Paulo aceitou sua ordem de Pintura.",
+    }
+    assert message["data"] == {
+        "serviceOrderId": "8d0c8d9e",
+        "notificationId": str(notification_id),
+        "kind": "order_accepted",
+    }
+    assert {record.http_version for record in fcm.send_requests} == {"2"}
+    recorded = await attempts(db)
+    assert [(a.outcome, a.status_code, a.provider, a.attempt_number) for a in recorded] == [
+        ("delivered", 200, "fcm", 1),
+        ("delivered", 200, "fcm", 1),
+    ]
+    assert all(a.provider_message_id for a in recorded)
+
+
+async def test_rerun_sends_nothing_twice(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    notification_id = await send_one(db, user)
+    await run_queued_jobs(db)
+
+    await db.execute(
+        text(
+            "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('default', 'notifications.send_push', "
+            "0, NULL, NULL, CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+        ),
+        {"args": f'{{"notification_ids": ["{notification_id}"]}}'},
+    )
+    await run_queued_jobs(db)
+
+    assert len(fcm.send_requests) == 1
+    assert len(await attempts(db)) == 1
+
+
+async def test_unregistered_token_retired(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    gone = await device(db, user)
+    fcm.unregister(gone.token)
+
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    await db.refresh(gone)
+    assert gone.deactivated_at is not None
+    assert gone.deactivation_reason == "token_unregistered"
+    [attempt] = await attempts(db)
+    assert (attempt.outcome, attempt.status_code, attempt.error_code) == (
+        "token_unregistered",
+        404,
+        "UNREGISTERED",
+    )
+    await send_one(db, user)
+    await run_queued_jobs(db)
+    assert len(fcm.send_requests) == 1
+
+
+async def test_invalid_token_retired(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    malformed = await device(db, user, token="not-an-fcm-registration-token")  # noqa: S106
+
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    await db.refresh(malformed)
+    assert malformed.deactivation_reason == "token_invalid"
+
+
+async def test_payload_error_keeps_token(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    fcm.script(phone.token, Failure.invalid_payload("message.apns.payload"))
+
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    await db.refresh(phone)
+    assert phone.deactivated_at is None
+    [attempt] = await attempts(db)
+    assert attempt.outcome == "payload_rejected"
+
+
+async def test_transient_errors_retried(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    fcm.script(phone.token, Failure.unavailable(), Failure.rate_limited(retry_after=0))
+
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    recorded = await attempts(db)
+    assert [(a.attempt_number, a.outcome, a.status_code) for a in recorded] == [
+        (1, "retrying", 503),
+        (2, "retrying", 429),
+        (3, "delivered", 200),
+    ]
+    assert fcm.delivered_tokens() == [phone.token]
+
+
+async def test_long_retry_after_reschedules(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    fcm.script(phone.token, Failure.rate_limited(retry_after=120))
+
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    [first] = await attempts(db)
+    assert (first.outcome, first.retry_after_seconds) == ("deferred", 120.0)
+    scheduled = await db.scalar(
+        text(
+            "SELECT scheduled_at FROM procrastinate_jobs "
+            "WHERE task_name = 'notifications.send_push' AND status = 'todo'"
+        )
+    )
+    assert scheduled is not None
+    assert scheduled >= datetime.now(UTC) + timedelta(seconds=110)
+
+    await run_queued_jobs(db, include_scheduled=True)
+
+    recorded = await attempts(db)
+    assert [(a.attempt_number, a.outcome) for a in recorded] == [(1, "deferred"), (2, "delivered")]
+
+
+async def test_crash_after_send_resends(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin, fcm_config: FcmConfig
+) -> None:
+    """A worker that dies after sending but before recording: the job row survives and
+    the next run delivers again, so no push is lost (it may arrive twice)."""
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    notification_id = await send_one(db, user)
+    pending = await load_pending(db, [notification_id])
+    sender = FcmSender(fcm_config)
+    try:
+        await sender.send([item.message for item in pending])
+    finally:
+        await sender.aclose()
+    assert len(fcm.deliveries) == 1
+    assert await attempts(db) == []
+
+    await run_queued_jobs(db)
+
+    assert len(fcm.deliveries) == 2
+    assert [a.outcome for a in await attempts(db)] == ["delivered"]
