@@ -109,16 +109,18 @@ async def test_delivery_marks_purchase_delivered(
     make_purchase: MakeShipped,
 ) -> None:
     purchase = await make_purchase(tracking_code=CODE_A)
-    correios.add_events(CODE_A, *_journey("out_for_delivery"))
+    journey = _journey("delivered")
+    correios.add_events(CODE_A, *journey[:3])
     await run_poll(correios_provider, client=standin_client)
-    correios.add_events(CODE_A, _journey("delivered")[-1])
+    correios.add_events(CODE_A, journey[3])
 
     report = await run_poll(correios_provider, client=standin_client)
 
     assert report.new_events == 1
     await db.refresh(purchase)
     assert purchase.status == PurchaseStatus.DELIVERED
-    delivered_at = _journey("delivered")[-1].local_time.replace(tzinfo=UTC) + timedelta(hours=3)
+    # SRO prints Brasília wall-clock time, three hours behind UTC.
+    delivered_at = journey[3].local_time.replace(tzinfo=UTC) + timedelta(hours=3)
     assert purchase.carrier_delivered_at == delivered_at
     assert purchase.release_at is not None
     shipment = await _shipment(db, purchase)
