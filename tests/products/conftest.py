@@ -12,7 +12,7 @@ CASCAVEL_ID = 4104808
 FOZ_ID = 4108304
 
 
-def product_body(title: str, *, at: tuple[float, float] = CASCAVEL, **fields: Any) -> dict[str, Any]:
+def product_body(title: str, /, *, at: tuple[float, float] = CASCAVEL, **fields: Any) -> dict[str, Any]:
     lat, lng = at
     body: dict[str, Any] = {
         "title": title,

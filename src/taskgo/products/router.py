@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import JSONResponse
+from pydantic_core import PydanticCustomError
 
 from taskgo.auth.deps import CurrentUser, PartnerUser
 from taskgo.db.session import DbSession
 from taskgo.errors import AppError
+from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.idempotency import IdempotencyKey, claim, remember
 from taskgo.money import parse_centavos
 from taskgo.pagination import Cursor, Limit
@@ -25,7 +27,6 @@ from taskgo.products.schemas import (
     ProductUpdateIn,
 )
 from taskgo.users.service import city_view
-from pydantic_core import PydanticCustomError
 
 router = APIRouter(prefix="/api", tags=["products"])
 
@@ -60,7 +61,7 @@ def product_out(product: Product) -> ProductOut:
 
 
 async def _create(
-    body: ProductCreateIn, user: PartnerUser, session: DbSession, idempotency_key: IdempotencyKey
+    body: ProductCreateIn, user: PartnerUser, session: DbSession, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     claimed = await claim(
         session, user_id=user.id, scope="products.create", key=idempotency_key,
@@ -97,9 +98,9 @@ def _price_query(value: str | None, field: str) -> int | None:
 async def list_products(
     user: CurrentUser,
     session: DbSession,
-    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    lng: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
-    accuracy: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+    lat: Annotated[Latitude, Query()],
+    lng: Annotated[Longitude, Query()],
+    accuracy: Annotated[Accuracy | None, Query()] = None,
     category: Annotated[str | None, Query(max_length=50)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     min_price: Annotated[str | None, Query(alias="minPrice")] = None,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.money import MoneyOut, Price
 from taskgo.schemas import ApiModel
 from taskgo.users.schemas import CityOut
@@ -24,9 +25,9 @@ class ProductCreateIn(ApiModel):
     price: Price
     category: Category
     stock: Stock = 1
-    lat: float
-    lng: float
-    accuracy: float | None = Field(default=None, ge=0)
+    lat: Latitude
+    lng: Longitude
+    accuracy: Accuracy | None = None
     status: Literal["active", "draft"] = "active"
 
 

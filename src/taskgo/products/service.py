@@ -93,9 +93,10 @@ async def update_product(
     session: AsyncSession, *, product_id: uuid.UUID, user: User, changes: ProductUpdateIn
 ) -> Product:
     product = await _owned_product(session, product_id=product_id, user=user)
-    fields = changes.model_dump(exclude_unset=True)
+    # Attributes, not model_dump(): dumping would turn the price back into a "19.99" string.
+    fields = {name: getattr(changes, name) for name in changes.model_fields_set}
     for name in ("title", "description", "category", "stock", "status"):
-        if name in fields and fields[name] is not None:
+        if fields.get(name) is not None:
             setattr(product, name, fields[name])
     if fields.get("price") is not None:
         product.price_cents = fields["price"]
