@@ -6,6 +6,7 @@ post, so the balance check and the insert see the same books.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Sequence
 
@@ -66,14 +67,19 @@ async def post(
 ) -> Balances:
     """Post `transactions` in order, skipping keys already in the books; return new balances.
 
-    Raises `LedgerError` (and posts none of the remaining ones) when a transaction would
-    break the ledger's rules.
+    All of them are checked before any is written, so a `LedgerError` posts nothing.
     """
     balances = await load_balances(session, purchase_id)
+    planned = copy.deepcopy(balances)
+    pending = []
     for transaction in transactions:
-        if transaction.key in balances.keys:
+        if transaction.key in planned.keys:
             continue
-        check_postable(balances, transaction)
+        check_postable(planned, transaction)
+        planned.add(transaction)
+        pending.append(transaction)
+
+    for transaction in pending:
         await session.execute(
             insert(LedgerEntry)
             .values(

@@ -2,7 +2,7 @@
 
 Objects live in `local_payment_objects` and each call runs in its own transaction, as a
 remote service would: a caller's rollback does not undo a capture. Card confirmation is
-`confirm_intent` (the dev route stands in for the app's `confirmPayment`). Connected
+`confirm_intent`, which the dev route calls in place of the app's `confirmPayment`. Connected
 accounts can receive transfers at once; there is no hosted onboarding form.
 """
 

@@ -1,5 +1,5 @@
 """HTTP routes of payments: the Stripe webhook, partner Connect onboarding and the dev
-route that stands in for the app's `confirmPayment` with the local provider."""
+route that replaces the app's `confirmPayment` with the local provider."""
 
 from __future__ import annotations
 

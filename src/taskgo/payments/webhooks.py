@@ -144,7 +144,14 @@ async def _dispute_closed(session: AsyncSession, event: WebhookEvent) -> str:
             notify.announce(session, purchase)
         return "processed"
 
-    if purchase.dispute_status == DisputeStatus.OPEN and purchase.provider_dispute_id == dispute_id:
+    # A won chargeback lifts only the hold it caused; a dispute the buyer opened in the app
+    # stays for an admin to decide.
+    chargeback_hold = (purchase.dispute_reason or "").startswith("chargeback:")
+    if (
+        purchase.dispute_status == DisputeStatus.OPEN
+        and purchase.provider_dispute_id == dispute_id
+        and chargeback_hold
+    ):
         purchase.dispute_status = DisputeStatus.RESOLVED_RELEASE.value
         purchase.hold_reason = {
             PurchaseStatus.PAID: HoldReason.AWAITING_SHIPMENT.value,

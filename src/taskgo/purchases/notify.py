@@ -1,4 +1,4 @@
-"""What buyers and sellers are told when a purchase changes: push and in-app
+"""Notifications sent to buyers and sellers when a purchase changes: push and in-app
 notifications, and the `purchase_updated` Socket.IO event, all sent after the commit."""
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ async def _close_unpaid(session: AsyncSession, purchase: Purchase, *, reason: st
 async def payment_lost(session: AsyncSession, purchase: Purchase, intent: IntentSnapshot) -> None:
     """The authorization lapsed or was canceled before capture: nothing to hold or pay out.
 
-    Both sides are told. Stock comes back only when the goods did not leave.
+    Both sides are notified. Stock comes back only when the goods did not leave.
     """
     if purchase.status not in HELD_STATUSES or intent.captured:
         return

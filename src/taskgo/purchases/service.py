@@ -216,8 +216,8 @@ async def _cancel_unused_intent(intent_id: str, *, purchase_id: uuid.UUID) -> No
             intent_id, idempotency_key=f"purchase:{purchase_id}:cancel-unused"
         )
     except PaymentError as error:
-        # Nobody holds its client secret, so the intent can never be paid; Stripe lets it
-        # lapse on its own.
+        # No client has its client secret, so the intent can never be confirmed and moves
+        # no money; it only stays listed at the provider.
         log.warning(
             "purchase.unused_intent_cancel_failed", intent_id=intent_id, reason=error.reason
         )
