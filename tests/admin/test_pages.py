@@ -165,11 +165,12 @@ async def test_detail_shows_images_fields_and_checks(
     response = await signed_in.get(f"/admin/verifications/{submission.id}")
     assert response.status_code == 200
     html = response.text
+    assert '<td id="submission-status">Pendente</td>' in html
     assert "JOSÉ CONCEIÇÃO DA SILVA ARAÚJO" in html
     assert "529.982.247-25" in html
     assert "14/07/1987" in html
     assert 'data-check="selfieOneFace" data-ok="true"' in html
-    assert "Exatamente um rosto na selfie (1 encontrados)" in html
+    assert "Exatamente um rosto na selfie (encontrados: 1)" in html
     for upload_id in (
         submission.document_front_id,
         submission.document_back_id,

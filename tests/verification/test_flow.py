@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.db.session import session_scope
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.users.models import User
 from taskgo.verification.models import VerificationSubmission
@@ -333,3 +335,28 @@ async def test_status_without_submission(
     assert response.status_code == 200
     assert response.json()["status"] == "unverified"
     assert response.json()["submissionId"] is None
+
+
+async def test_concurrent_submits_one_wins(
+    live_client: httpx.AsyncClient, make_live_user: MakeUser, auth_headers: Headers
+) -> None:
+    partner = await make_live_user(role="partner", name="José Araújo")
+    headers = auth_headers(partner)
+    first = await _three_uploads(live_client, headers)
+    second = await _three_uploads(live_client, headers)
+
+    responses = await asyncio.gather(
+        live_client.post("/api/verification/submit", json=first, headers=headers),
+        live_client.post("/api/verification/submit", json=second, headers=headers),
+    )
+    assert sorted(response.status_code for response in responses) == [202, 409]
+    conflict = next(response for response in responses if response.status_code == 409)
+    assert conflict.json()["error"]["code"] == "verification.already_pending"
+
+    async with session_scope() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(VerificationSubmission)
+            .where(VerificationSubmission.user_id == partner.id)
+        )
+    assert count == 1

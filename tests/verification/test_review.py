@@ -3,6 +3,7 @@ audited and notified, and each submission is decided once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.admin.models import AuditLog
 from taskgo.crypto import decrypt_field
+from taskgo.db.session import session_scope
 from taskgo.errors import AppError
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.notifications.models import Notification
@@ -20,7 +22,7 @@ from taskgo.users.models import User
 from taskgo.verification import review
 from taskgo.verification.extraction import age_on
 from taskgo.verification.models import VerificationSubmission
-from tests.verification.conftest import Headers, ImageSet, MakeUser, SubmitImages
+from tests.verification.conftest import Headers, ImageSet, MakeUser, SubmitImages, upload_image
 from tests.verification.documents import Holder, document_back, document_front, encode, portrait
 
 
@@ -225,3 +227,64 @@ async def test_other_holder_document(
     assert submission.analysis["nameMatch"] == "match"
     assert submission.analysis["age"] == age_on(date(2000, 2, 29), datetime.now(UTC).date())
     assert submission.analysis["passed"] is True
+
+
+async def test_concurrent_decisions_one_wins(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+) -> None:
+    partner = await make_live_user(role="partner", name="José Araújo")
+    first_admin = await make_live_user(role="admin", name="Admin Um")
+    second_admin = await make_live_user(role="admin", name="Admin Dois")
+    headers = auth_headers(partner)
+    images = {
+        "documentFront": encode(document_front()),
+        "documentBack": encode(document_back()),
+        "selfie": encode(portrait()),
+    }
+    ids = {}
+    for field, data in images.items():
+        purpose = "selfie" if field == "selfie" else "document"
+        ids[field] = await upload_image(live_client, headers, data, purpose=purpose)
+    response = await live_client.post("/api/verification/submit", json=ids, headers=headers)
+    submission_id = uuid.UUID(response.json()["id"])
+
+    async def approve_as(admin: User) -> str:
+        try:
+            async with session_scope() as session:
+                await review.approve(
+                    session, submission_id=submission_id, admin=admin, cpf_input="52998224725"
+                )
+        except AppError as error:
+            return error.code
+        return "approved"
+
+    async def reject_as(admin: User) -> str:
+        try:
+            async with session_scope() as session:
+                await review.reject(
+                    session, submission_id=submission_id, admin=admin, reason="Documento ilegível"
+                )
+        except AppError as error:
+            return error.code
+        return "rejected"
+
+    outcomes = await asyncio.gather(approve_as(first_admin), reject_as(second_admin))
+    assert sorted(outcomes) in (
+        ["approved", "verification.already_decided"],
+        ["rejected", "verification.already_decided"],
+    )
+
+    async with session_scope() as session:
+        stored = await session.get(VerificationSubmission, submission_id)
+        user = await session.get(User, partner.id)
+        entries = await session.scalars(
+            select(AuditLog).where(AuditLog.target_id == str(submission_id))
+        )
+        assert stored is not None
+        assert user is not None
+        winner = "approved" if "approved" in outcomes else "rejected"
+        assert stored.status == winner
+        assert user.verification_status == ("verified" if winner == "approved" else "rejected")
+        assert len(list(entries)) == 1

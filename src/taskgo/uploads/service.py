@@ -92,6 +92,8 @@ async def create_upload(
         source_format=image.source_format.value,
     )
     session.add(upload)
+    # NOTE: a failure of the request's final commit (after this function returns) leaves
+    # the stored file without a row; nothing sweeps such orphans yet.
     try:
         await session.flush()
     except Exception:
