@@ -293,3 +293,32 @@ async def test_count_after_many_senders(
             select(func.count()).select_from(Message).where(Message.conversation_id == chat.id)
         )
     assert count == 5
+
+
+async def _chat_notifications(user: User) -> list[str]:
+    from taskgo.notifications.models import Notification
+
+    async with session_scope() as session:
+        result = await session.scalars(
+            select(Notification.body)
+            .where(Notification.user_id == user.id, Notification.kind == "chat_message")
+            .order_by(Notification.created_at)
+        )
+        return list(result)
+
+
+async def test_push_only_when_recipient_offline(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat
+) -> None:
+    buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+    # Connected on another screen, not in the chat: present, so no push.
+    seller = await connect_socket(auth={"token": token_for(chat.seller)})
+
+    await _send(buyer, chat, "Enquanto online")
+    await seller.inbox.wait_for("new_message")
+    await seller.client.disconnect()
+    await asyncio.sleep(0.2)
+    await _send(buyer, chat, "Depois de sair")
+
+    assert await _chat_notifications(chat.seller) == ["Depois de sair"]
+    assert await _chat_notifications(chat.buyer) == []

@@ -109,6 +109,7 @@ def token_for(asgi_app: Any) -> Callable[..., str]:
 async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
     """Connect python-socketio clients: `await connect_socket(auth={...}, headers={...})`.
 
+    `url` selects another server than the in-process one.
     Raises socketio.exceptions.ConnectionError when the server rejects the connection; the
     rejection data is then in the returned error's `args`. Clients are disconnected after
     the test.
@@ -118,6 +119,7 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
     async def connect(
         *, auth: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
         transport: str = "websocket", rejected: list[Any] | None = None,
+        url: str | None = None,
     ) -> TestSocket:
         client = socketio.AsyncClient(reconnection=False)
         inbox = Inbox()
@@ -139,7 +141,7 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
 
         clients.append(client)
         await client.connect(
-            socket_server,
+            url or socket_server,
             auth=auth,
             headers=headers or {},
             transports=[transport],
