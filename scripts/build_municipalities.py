@@ -83,13 +83,39 @@ POLYGON_TOLERANCE_KM = 3.0
 FUZZY_MIN_RATIO = 0.8
 KM_PER_DEGREE = 111.32
 
-# GeoNames admin1 codes for Brazil (admin1CodesASCII.txt, "BR.nn").
+# GeoNames admin1 codes of the Brazilian states, checked against town names by check_admin1_codes().
 GEONAMES_ADMIN1_TO_UF = {
     "01": "AC", "02": "AL", "03": "AP", "04": "AM", "05": "BA", "06": "CE", "07": "DF",
     "08": "ES", "11": "MS", "13": "MA", "14": "MT", "15": "MG", "16": "PA", "17": "PB",
     "18": "PR", "20": "PI", "21": "RJ", "22": "RN", "23": "RS", "24": "RO", "25": "RR",
     "26": "SC", "27": "SP", "28": "SE", "29": "GO", "30": "PE", "31": "TO",
 }  # fmt: skip
+
+# The IANA zones the tz database (zone1970.tab) assigns to each state, primary zone first.
+# GeoNames sometimes tags a place with a neighbouring state's zone, which can be an hour off.
+ZONES_BY_UF = {
+    "AC": ("America/Rio_Branco",), "AL": ("America/Maceio",), "AP": ("America/Belem",),
+    "AM": ("America/Manaus", "America/Eirunepe"), "BA": ("America/Bahia",),
+    "CE": ("America/Fortaleza",), "DF": ("America/Sao_Paulo",), "ES": ("America/Sao_Paulo",),
+    "GO": ("America/Sao_Paulo",), "MA": ("America/Fortaleza",), "MT": ("America/Cuiaba",),
+    "MS": ("America/Campo_Grande",), "MG": ("America/Sao_Paulo",),
+    "PA": ("America/Belem", "America/Santarem"),
+    "PB": ("America/Fortaleza",), "PR": ("America/Sao_Paulo",), "PE": ("America/Recife",),
+    "PI": ("America/Fortaleza",), "RJ": ("America/Sao_Paulo",), "RN": ("America/Fortaleza",),
+    "RS": ("America/Sao_Paulo",), "RO": ("America/Porto_Velho",), "RR": ("America/Boa_Vista",),
+    "SC": ("America/Sao_Paulo",), "SP": ("America/Sao_Paulo",), "SE": ("America/Maceio",),
+    "TO": ("America/Araguaina",),
+}  # fmt: skip
+# America/Noronha covers Brazil's Atlantic islands; every mainland seat lies west of 34.7°W.
+ATLANTIC_ISLANDS_EAST_OF = -33.0
+
+
+def official_zone(uf: str, lng: float, geonames_zone: str) -> str:
+    """Pick the seat's IANA zone: GeoNames' when the tz database lists it for the state."""
+    if lng > ATLANTIC_ISLANDS_EAST_OF:
+        return "America/Noronha"
+    allowed = ZONES_BY_UF[uf]
+    return geonames_zone if geonames_zone in allowed else allowed[0]
 
 
 def name_key(name: str) -> str:
@@ -185,6 +211,25 @@ def load_places() -> list[Place]:
             )
         )
     return places
+
+
+def check_admin1_codes(places: list[Place], municipalities: list[Municipality]) -> None:
+    """Fail if the places of an admin1 code mostly carry the names of another state's towns."""
+    names_by_uf: dict[str, set[str]] = defaultdict(set)
+    for municipality in municipalities:
+        names_by_uf[municipality.uf].update(name_key(s) for s in municipality.spellings)
+    for uf, names in names_by_uf.items():
+        if len(names) < 10:
+            continue  # the Federal District has a single municipality: nothing to vote with
+        votes: dict[str, int] = defaultdict(int)
+        for place in places:
+            for other_uf, other_names in names_by_uf.items():
+                if place.key in other_names and place.uf == uf:
+                    votes[other_uf] += 1
+        if max(votes, key=lambda key: votes[key]) != uf:
+            raise SystemExit(
+                f"GeoNames admin1 code mapped to {uf} looks like another state: {dict(votes)}"
+            )
 
 
 def load_boundaries() -> dict[int, BaseGeometry]:
@@ -356,9 +401,10 @@ def write_outputs(
         )
         for municipality in municipalities:
             lat, lng, timezone, source, geonameid = seats[municipality.code]
+            zone = official_zone(municipality.uf, lng, timezone)
             writer.writerow([
                 municipality.code, municipality.name, municipality.uf,
-                f"{lat:.5f}", f"{lng:.5f}", timezone, source, geonameid or "",
+                f"{lat:.5f}", f"{lng:.5f}", zone, source, geonameid or "",
             ])  # fmt: skip
 
 
@@ -371,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
 
     municipalities, states = load_code_list()
     places = load_places()
+    check_admin1_codes(places, municipalities)
     boundaries = load_boundaries()
     seats = assign_seats(municipalities, places, boundaries)
     fill_from_boundaries(municipalities, seats, boundaries)

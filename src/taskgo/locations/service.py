@@ -136,7 +136,7 @@ def _apply_to_stay(
 async def list_history(
     session: AsyncSession, *, user_id: uuid.UUID, cursor: str | None, limit: int
 ) -> tuple[list[UserLocation], str | None]:
-    """The user's own stays, newest first, keyset-paginated on (created_at, id)."""
+    """Return the user's own stays, newest first, keyset-paginated on (created_at, id)."""
     query = apply_keyset(
         select(UserLocation).where(UserLocation.user_id == user_id),
         created_at=UserLocation.created_at,

@@ -1,7 +1,7 @@
 """When a GPS fix moves a user to another municipality: the rule against border flapping.
 
 A fix resolves to the municipality with the nearest seat, so near the line halfway between
-two seats every few metres of GPS noise would flip the answer. The rule:
+two seats every few metres of GPS noise would flip the result. The rule:
 
 - The first fix of a user sets the city, whatever its accuracy (there is nothing to protect).
 - A fix whose accuracy radius is worse than `max_accuracy_m` (default 1,000 m) never changes
@@ -10,7 +10,7 @@ two seats every few metres of GPS noise would flip the answer. The rule:
   accuracy radius in km (1 km when the client did not send one). Wherever inside that radius
   the user really is, the true advantage is at least `advantage - 2u`.
 - Decisive fix: `advantage >= margin_km + 2u` (default margin 2 km) switches at once.
-- Agreeing fix: it resolves to the new city with `advantage >= max(2u, 0.2 km)`. The run of
+- Agreeing fix: it resolves to the new city with `advantage >= max(2u, 0.5 km)`. The run of
   agreeing fixes for the same new city switches on its `confirmations`-th fix (default 3).
   A fix in the current city, or one for the new city that is not agreeing, resets the
   run; a fix agreeing with a third city restarts it.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 UNKNOWN_ACCURACY_KM = 1.0
-MIN_AGREEMENT_KM = 0.2
+MIN_AGREEMENT_KM = 0.5
 
 
 class Outcome(StrEnum):
