@@ -76,6 +76,9 @@ def running_s3_standin() -> Iterator[S3StandIn]:
         "aws_secret_access_key": "setup",
     }
     try:
+        # moto keeps its accounts, users and buckets in process-wide state, so a stand-in
+        # started earlier in this process left them behind.
+        httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()
         iam = boto3.client("iam", **setup)
         iam.create_user(UserName="taskgo-api")
         key = iam.create_access_key(UserName="taskgo-api")["AccessKey"]
