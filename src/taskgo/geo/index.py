@@ -19,6 +19,7 @@ MAX_SEARCH_KM = 200.0
 # Planar distances rank candidates within ~1 % of the haversine distance up to 200 km,
 # so every seat within this squared factor of the planar best is re-checked exactly.
 _RECHECK_FACTOR_SQ = 1.03**2
+_RADIANS_PER_DEGREE = math.pi / 180
 
 Entry = tuple[float, float, int]
 
@@ -58,6 +59,16 @@ class NearestSeatIndex:
         self._blocks = blocks
         self.size = len(seats)
 
+        # Per grid row: km per cell along a parallel, at the widest latitude the 3×3 block
+        # around the row reaches (plus a degree), so it is a lower bound for the whole block.
+        self._cell_km_lat = cell_degrees * KM_PER_DEGREE_LAT
+        self._cell_km_lng = []
+        for row in range(self._rows):
+            south = self._south + (row - 1) * cell_degrees
+            north = south + 3 * cell_degrees
+            widest = min(89.9, max(abs(south), abs(north)) + 1.0)
+            self._cell_km_lng.append(self._cell_km_lat * math.cos(math.radians(widest)))
+
     def _cell_of(self, lat: float, lng: float) -> tuple[int, int]:
         return int((lat - self._south) / self._cell), int((lng - self._west) / self._cell)
 
@@ -78,39 +89,50 @@ class NearestSeatIndex:
         """Return (seat position, distance in km) of the nearest seat within `max_km`."""
         if max_km > MAX_SEARCH_KM:
             raise ValueError(f"max_km must be at most {MAX_SEARCH_KM}")
-        row, col = self._cell_of(lat, lng)
+        row_float = (lat - self._south) / self._cell
+        col_float = (lng - self._west) / self._cell
+        row = int(row_float)
+        col = int(col_float)
         if not (1 <= row < self._rows - 1 and 1 <= col < self._cols - 1):
             return None  # outside the padded grid: farther than MAX_SEARCH_KM from every seat
 
         block = self._blocks[row * self._cols + col]
-        scale = math.cos(math.radians(lat))
+        scale = math.cos(lat * _RADIANS_PER_DEGREE)
         # One planar pass keeps the best and runner-up; only near-ties need a second look.
         best_sq = second_sq = math.inf
-        best_entry: Entry | None = None
-        for entry in block:
-            dy = entry[0] - lat
-            dx = (entry[1] - lng) * scale
+        best_lat = best_lng = 0.0
+        best_position = -1
+        for seat_lat, seat_lng, position in block:
+            dy = seat_lat - lat
+            dx = (seat_lng - lng) * scale
             distance_sq = dx * dx + dy * dy
             if distance_sq < second_sq:
                 if distance_sq < best_sq:
-                    second_sq, best_sq, best_entry = best_sq, distance_sq, entry
+                    second_sq = best_sq
+                    best_sq, best_lat, best_lng, best_position = (
+                        distance_sq,
+                        seat_lat,
+                        seat_lng,
+                        position,
+                    )
                 else:
                     second_sq = distance_sq
 
-        best_position = -1
         best_km = math.inf
-        if best_entry is not None:
+        if best_position >= 0:
             limit = best_sq * _RECHECK_FACTOR_SQ
-            tied = [best_entry] if second_sq > limit else [
-                entry for entry in block
-                if ((entry[1] - lng) * scale) ** 2 + (entry[0] - lat) ** 2 <= limit
-            ]  # fmt: skip
-            for seat_lat, seat_lng, position in tied:
-                km = haversine_km(lat, lng, seat_lat, seat_lng)
-                if km < best_km or (km == best_km and position < best_position):
-                    best_km, best_position = km, position
+            if second_sq > limit:
+                best_km = haversine_km(lat, lng, best_lat, best_lng)
+            else:
+                best_position, best_km = self._closest_exact(block, lat, lng, scale, limit)
 
-        clearance = self._clearance_km(lat, lng, row, col, 1)
+        # Distance to the edge of the 3×3 block, in km (both gaps are lower bounds).
+        row_fraction = row_float - row
+        col_fraction = col_float - col
+        clearance = min(
+            (1.0 + min(row_fraction, 1.0 - row_fraction)) * self._cell_km_lat,
+            (1.0 + min(col_fraction, 1.0 - col_fraction)) * self._cell_km_lng[row],
+        )
         if best_km > clearance and clearance < max_km:
             best_position, best_km = self._search_rings(
                 lat, lng, row, col, best_position, best_km, max_km
@@ -118,6 +140,22 @@ class NearestSeatIndex:
 
         if best_position < 0 or best_km > max_km:
             return None
+        return best_position, best_km
+
+    @staticmethod
+    def _closest_exact(
+        block: tuple[Entry, ...], lat: float, lng: float, scale: float, limit: float
+    ) -> tuple[int, float]:
+        """Rank by haversine the seats whose planar distance is within `limit` of the best."""
+        best_position = -1
+        best_km = math.inf
+        for seat_lat, seat_lng, position in block:
+            dx = (seat_lng - lng) * scale
+            dy = seat_lat - lat
+            if dx * dx + dy * dy <= limit:
+                km = haversine_km(lat, lng, seat_lat, seat_lng)
+                if km < best_km or (km == best_km and position < best_position):
+                    best_km, best_position = km, position
         return best_position, best_km
 
     def _search_rings(
