@@ -233,3 +233,24 @@ async def test_requires_authentication(client: httpx.AsyncClient) -> None:
     )
 
     assert response.status_code == 401
+
+
+async def test_retry_with_idempotency_key_replays(
+    client: httpx.AsyncClient, db: AsyncSession, make_user: MakeUser, auth_headers: Headers
+) -> None:
+    user = await make_user(role="partner")
+    headers = auth_headers(user, **{"Idempotency-Key": "fix-0001"})
+
+    first = await post_fix(client, headers, CASCAVEL)
+    retry = await post_fix(client, headers, CASCAVEL)
+    other_body = await post_fix(client, headers, FOZ)
+
+    assert first.json() == retry.json()
+    assert retry.json()["changed"] is True
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert other_body.status_code == 422
+    assert other_body.json()["error"]["code"] == "request.idempotency_key_reused"
+    rows = await stays(db, user.id)
+    assert len(rows) == 1
+    assert rows[0].fix_count == 1
+    assert len(await announce_jobs(db)) == 1

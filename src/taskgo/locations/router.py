@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from taskgo.auth.deps import CurrentUser
 from taskgo.db.session import DbSession
 from taskgo.geo.schemas import CityOut
 from taskgo.geo.service import get_city
+from taskgo.idempotency import IdempotencyKey, claim, remember
 from taskgo.locations import service
 from taskgo.locations.schemas import LocationStayOut, LocationUpdateIn, LocationUpdateOut
 from taskgo.pagination import Cursor, Limit, Page
@@ -17,13 +19,31 @@ router = APIRouter(prefix="/api/locations", tags=["locations"])
 
 @router.post("/update", response_model=LocationUpdateOut)
 async def update_location(
-    body: LocationUpdateIn, user: CurrentUser, session: DbSession
-) -> LocationUpdateOut:
-    """Record a GPS fix; `changed` is true when it moved the user to another city."""
+    body: LocationUpdateIn,
+    user: CurrentUser,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> LocationUpdateOut | JSONResponse:
+    """Record a GPS fix; `changed` is true when it moved the user to another city.
+
+    With an `Idempotency-Key`, a retried request gets the first response back (its
+    `changed: true` included) instead of being recorded as a second fix.
+    """
+    claimed = await claim(
+        session,
+        user_id=user.id,
+        scope="locations.update",
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+    )
+    if claimed.replay:
+        return claimed.replay
     city, changed = await service.record_fix(
         session, user=user, lat=body.lat, lng=body.lng, accuracy=body.accuracy
     )
-    return LocationUpdateOut(city=CityOut.of(city), changed=changed)
+    result = LocationUpdateOut(city=CityOut.of(city), changed=changed)
+    await remember(session, claimed, status_code=200, body=result.model_dump(mode="json"))
+    return result
 
 
 @router.get("/history", response_model=Page[LocationStayOut])
