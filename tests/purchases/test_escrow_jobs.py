@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.config import get_settings
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.payments.ledger_store import load_balances
 from taskgo.purchases import tasks
@@ -416,13 +418,12 @@ async def test_capture_at_authorization_setting(
     seller: User,
     buyer: User,
     auth_headers: Headers,
-    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.payments_capture_at_authorization = True
-    try:
-        purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
-    finally:
-        settings.payments_capture_at_authorization = False
+    # Other tests may rebuild the settings object, so patch the one the code reads now.
+    monkeypatch.setattr(get_settings(), "payments_capture_at_authorization", True)
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    monkeypatch.undo()
 
     body = await _get(client, purchase, auth_headers(buyer))
     assert body["status"] == "paid"

@@ -126,6 +126,24 @@ async def test_idempotency_key_replays(
     assert await product_stock(client, chair, auth_headers(seller)) == 4
 
 
+async def test_order_without_key_accepted(
+    client: httpx.AsyncClient,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    chair = await create_product(client, auth_headers(seller), stock=5)
+
+    first = await buy(client, auth_headers(buyer), [(chair, 1)])
+    second = await buy(client, auth_headers(buyer), [(chair, 1)])
+
+    assert first.status_code == 201, first.text
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+    assert await product_stock(client, chair, auth_headers(seller)) == 3
+
+
 async def test_full_escrow_flow(
     client: httpx.AsyncClient,
     db: AsyncSession,

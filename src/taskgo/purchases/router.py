@@ -42,11 +42,12 @@ async def create_purchase(
     body: PurchaseCreateIn,
     buyer: ClientUser,
     session: DbSession,
-    idempotency_key: IdempotencyKey,
+    idempotency_key: IdempotencyKey = None,
 ) -> PurchaseOut | JSONResponse:
     """Order products of one seller; prices come from the catalog. Pay with `clientSecret`.
 
-    `Idempotency-Key` is required: a retried order must not reserve stock twice.
+    Apps should send `Idempotency-Key`, so a retried order does not reserve stock twice;
+    without it every request is a new order.
     """
     claimed = await claim(
         session,
