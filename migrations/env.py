@@ -17,7 +17,9 @@ import_all_models()
 target_metadata = Base.metadata
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # procrastinate owns its tables; they come from its own schema file in 0001.
     return not (name or "").startswith("procrastinate")
 

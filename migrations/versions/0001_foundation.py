@@ -34,12 +34,18 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(32)),
         sa.Column("locale", sa.String(8), server_default="pt_BR", nullable=False),
         sa.Column("current_city_id", sa.Integer()),
-        sa.Column("verification_status", sa.String(16), server_default="unverified", nullable=False),
+        sa.Column(
+            "verification_status", sa.String(16), server_default="unverified", nullable=False
+        ),
         sa.Column("verified_cpf_encrypted", sa.Text()),
         sa.Column("verified_at", sa.DateTime(timezone=True)),
         sa.Column("last_seen_at", sa.DateTime(timezone=True)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.CheckConstraint("role IN ('client', 'partner', 'admin')", name="ck_users_role"),
         sa.CheckConstraint(
             "verification_status IN ('unverified', 'pending', 'verified', 'rejected')",
@@ -60,7 +66,9 @@ def upgrade() -> None:
         sa.Column("target_id", sa.String(100), nullable=False),
         sa.Column("details", postgresql.JSONB(), server_default="{}", nullable=False),
         sa.Column("request_id", sa.String(64)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["actor_id"], ["users.id"], name="fk_audit_log_actor_id_users", ondelete="SET NULL"
         ),
@@ -78,7 +86,9 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer()),
         sa.Column("response_body", postgresql.JSONB()),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_idempotency_keys_user_id_users", ondelete="CASCADE"
         ),

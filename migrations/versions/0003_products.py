@@ -30,14 +30,25 @@ def upgrade() -> None:
         sa.Column("created_in_city_id", sa.Integer(), nullable=False),
         sa.Column("search_document", postgresql.TSVECTOR()),
         sa.Column("deleted_at", sa.DateTime(timezone=True)),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.CheckConstraint("price_cents > 0 AND price_cents <= 100000000", name="ck_products_price_range"),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "price_cents > 0 AND price_cents <= 100000000", name="ck_products_price_range"
+        ),
         sa.CheckConstraint("stock >= 0", name="ck_products_stock_not_negative"),
         sa.CheckConstraint("status IN ('active', 'draft', 'deleted')", name="ck_products_status"),
-        sa.ForeignKeyConstraint(["seller_id"], ["users.id"], name="fk_products_seller_id_users", ondelete="RESTRICT"),
         sa.ForeignKeyConstraint(
-            ["created_in_city_id"], ["cities.id"], name="fk_products_created_in_city_id_cities", ondelete="RESTRICT"
+            ["seller_id"], ["users.id"], name="fk_products_seller_id_users", ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_in_city_id"],
+            ["cities.id"],
+            name="fk_products_created_in_city_id_cities",
+            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_products"),
     )
@@ -49,7 +60,9 @@ def upgrade() -> None:
         ["created_in_city_id", sa.text("created_at DESC"), sa.text("id DESC")],
         postgresql_where=sa.text("status = 'active'"),
     )
-    op.create_index("ix_products_search_document", "products", ["search_document"], postgresql_using="gin")
+    op.create_index(
+        "ix_products_search_document", "products", ["search_document"], postgresql_using="gin"
+    )
 
     op.create_table(
         "product_images",
@@ -61,10 +74,20 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer(), nullable=False),
         sa.Column("height", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.CheckConstraint("position >= 0 AND position < 8", name="ck_product_images_position_range"),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "position >= 0 AND position < 8", name="ck_product_images_position_range"
+        ),
         sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name="fk_product_images_product_id_products", ondelete="CASCADE"
+            ["product_id"],
+            ["products.id"],
+            name="fk_product_images_product_id_products",
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_product_images"),
         sa.UniqueConstraint("product_id", "position", name="uq_product_images_product_id"),

@@ -50,7 +50,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--concurrency", default=4, show_default=True, type=int, help="Jobs run at once.")
-@click.option("--queue", "queues", multiple=True, help="Queue to serve; repeat for several (default: all).")
+@click.option(
+    "--queue", "queues", multiple=True, help="Queue to serve; repeat for several (default: all)."
+)
 def worker(concurrency: int, queues: tuple[str, ...]) -> None:
     """Run a job worker; start several on the same database to scale out."""
     from taskgo.auth.service import configure_auth
@@ -72,7 +74,10 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
         jobs = configure_jobs(url)
         try:
             async with jobs.open_async():
-                await jobs.run_worker_async(concurrency=concurrency, queues=list(queues) or None)
+                if queues:
+                    await jobs.run_worker_async(concurrency=concurrency, queues=list(queues))
+                else:  # every queue
+                    await jobs.run_worker_async(concurrency=concurrency)
         finally:
             await close_database()
 

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
         "and adds POST /api/auth/dev/token.",
     )
     firebase_project_id: str = Field(
-        default="taskgo-dev", description="Firebase project id: the tokens' `aud` and issuer suffix."
+        default="taskgo-dev",
+        description="Firebase project id: the tokens' `aud` and issuer suffix.",
     )
     firebase_keys_url: str = Field(
         default=(
@@ -85,16 +86,26 @@ class Settings(BaseSettings):
 
     # --- geo and locations ---
     geo_max_distance_km: float = Field(
-        default=50.0, gt=0, le=200, description="Farthest municipal seat (km) a GPS fix may resolve to."
+        default=50.0,
+        gt=0,
+        le=200,
+        description="Farthest municipal seat (km) a GPS fix may resolve to.",
     )
     location_max_accuracy_m: float = Field(
-        default=1000.0, gt=0, description="Fixes less accurate than this (metres) never change the city."
+        default=1000.0,
+        gt=0,
+        description="Fixes less accurate than this (metres) never change the city.",
     )
     location_switch_margin_km: float = Field(
-        default=2.0, ge=0, description="How much nearer (km) the new seat must be to switch at once."
+        default=2.0,
+        ge=0,
+        description="How much nearer (km) the new seat must be to switch at once.",
     )
     location_switch_confirmations: int = Field(
-        default=3, ge=1, le=10, description="Consecutive fixes in a new city that switch without the margin."
+        default=3,
+        ge=1,
+        le=10,
+        description="Consecutive fixes in a new city that switch without the margin.",
     )
 
     # --- service orders and notifications ---
@@ -149,11 +160,15 @@ class Settings(BaseSettings):
         "authorization expires; the money is held on the platform either way.",
     )
     payments_capture_margin_hours: int = Field(
-        default=24, ge=1, le=120,
+        default=24,
+        ge=1,
+        le=120,
         description="Capture this many hours before the charge's capture_before.",
     )
     payments_authorization_validity_hours: int = Field(
-        default=120, ge=24, le=720,
+        default=120,
+        ge=24,
+        le=720,
         description="Assumed authorization lifetime when the charge reports no "
         "capture_before (Visa merchant-initiated holds last 5 days).",
     )
@@ -265,9 +280,7 @@ class Settings(BaseSettings):
     def _strip_project_id(cls, value: str) -> str:
         value = value.strip()
         if not value or any(ch.isspace() for ch in value) or len(value) > 128:
-            raise ValueError(
-                "FIREBASE_PROJECT_ID must be a non-empty project id without spaces"
-            )
+            raise ValueError("FIREBASE_PROJECT_ID must be a non-empty project id without spaces")
         return value
 
     @model_validator(mode="after")

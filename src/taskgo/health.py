@@ -25,17 +25,27 @@ async def readyz() -> JSONResponse:
     """200 when the database answers and its schema is at the latest migration."""
     engine = Database.engine
     if engine is None:
-        return JSONResponse(error_body("ready.database_unavailable", translate("ready.database_unavailable")), status_code=503)
+        return JSONResponse(
+            error_body("ready.database_unavailable", translate("ready.database_unavailable")),
+            status_code=503,
+        )
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
         revision = await current_revision(engine)
     except Exception:  # any driver or network failure means "not ready"
-        return JSONResponse(error_body("ready.database_unavailable", translate("ready.database_unavailable")), status_code=503)
+        return JSONResponse(
+            error_body("ready.database_unavailable", translate("ready.database_unavailable")),
+            status_code=503,
+        )
     head = head_revision()
     if revision != head:
         return JSONResponse(
-            error_body("ready.migrations_pending", translate("ready.migrations_pending"), {"current": revision, "head": head}),
+            error_body(
+                "ready.migrations_pending",
+                translate("ready.migrations_pending"),
+                {"current": revision, "head": head},
+            ),
             status_code=503,
         )
     return JSONResponse({"status": "ready", "revision": revision})

@@ -45,7 +45,10 @@ class IdempotencyRecord(Base):
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Retry-safe key; the same key and body replay the first result."),
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe key; the same key and body replay the first result.",
+    ),
 ]
 
 

@@ -37,7 +37,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope["headers"]
+        }
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         set_current_locale(negotiate_locale(headers.get("accept-language")))

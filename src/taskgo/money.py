@@ -11,9 +11,7 @@ from pydantic_core import PydanticCustomError
 MAX_PRICE_CENTAVOS = 100_000_000  # R$ 1,000,000.00
 
 
-def parse_centavos(
-    value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CENTAVOS
-) -> int:
+def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CENTAVOS) -> int:
     """Convert `"19.99"`, `19.99` or `20` to centavos (1999), never through a float.
 
     Raises PydanticCustomError with a dotted code so the API reports the field.
@@ -69,7 +67,9 @@ def fee_centavos(total: int, basis_points: int) -> int:
     return int(fee)
 
 
-Price = Annotated[int, BeforeValidator(parse_centavos), PlainSerializer(format_centavos, return_type=str)]
+Price = Annotated[
+    int, BeforeValidator(parse_centavos), PlainSerializer(format_centavos, return_type=str)
+]
 """A positive amount up to R$ 1,000,000 in requests; a `"100.00"` string in responses."""
 
 MoneyOut = Annotated[int, PlainSerializer(format_centavos, return_type=str)]

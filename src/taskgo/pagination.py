@@ -21,7 +21,9 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1–100.")]
-Cursor = Annotated[str | None, Query(max_length=200, description="nextCursor of the previous page.")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="nextCursor of the previous page.")
+]
 
 
 class Page(ApiModel, Generic[T]):
@@ -60,11 +62,15 @@ def apply_keyset(
         after_created, after_id = decode_cursor(cursor)
         if newest_first:
             query = query.where(
-                or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
+                or_(
+                    created_at < after_created, and_(created_at == after_created, row_id < after_id)
+                )
             )
         else:
             query = query.where(
-                or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
+                or_(
+                    created_at > after_created, and_(created_at == after_created, row_id > after_id)
+                )
             )
     if newest_first:
         query = query.order_by(created_at.desc(), row_id.desc())

@@ -19,7 +19,9 @@ from cryptography.x509.oid import NameOID
 
 
 def self_signed_certificate(key: rsa.RSAPrivateKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken.system.gserviceaccount.com")])
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "securetoken.system.gserviceaccount.com")]
+    )
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -47,7 +49,10 @@ class KeyServer:
                 body = json.dumps(server.certificates).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Cache-Control", f"public, max-age={server.max_age}, must-revalidate, no-transform")
+                self.send_header(
+                    "Cache-Control",
+                    f"public, max-age={server.max_age}, must-revalidate, no-transform",
+                )
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -56,7 +61,9 @@ class KeyServer:
                 return
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/robot/v1/metadata/x509/securetoken"
+        self.url = (
+            f"http://127.0.0.1:{self._httpd.server_address[1]}/robot/v1/metadata/x509/securetoken"
+        )
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def add_key(self, kid: str, key: rsa.RSAPrivateKey) -> None:

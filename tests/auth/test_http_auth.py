@@ -56,12 +56,16 @@ async def test_first_use_creates_one_user(
     for _ in range(2):
         response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200
-    count = await db.scalar(select(func.count()).select_from(User).where(User.firebase_uid == "new-partner-7"))
+    count = await db.scalar(
+        select(func.count()).select_from(User).where(User.firebase_uid == "new-partner-7")
+    )
     assert count == 1
     assert response.json()["role"] == "partner"
 
 
-async def test_token_cannot_claim_admin_outside_dev(client: httpx.AsyncClient, db: AsyncSession) -> None:
+async def test_token_cannot_claim_admin_outside_dev(
+    client: httpx.AsyncClient, db: AsyncSession
+) -> None:
     from taskgo.auth import service
 
     previous = service._state.dev_issuer
@@ -107,7 +111,9 @@ async def test_dev_token_route_rejects_bad_uid(client: httpx.AsyncClient) -> Non
 
 
 async def test_dev_token_claims_shape(client: httpx.AsyncClient, settings: Settings) -> None:
-    response = await client.post("/api/auth/dev/token", json={"uid": "demo-partner-1", "role": "partner", "name": "Bia"})
+    response = await client.post(
+        "/api/auth/dev/token", json={"uid": "demo-partner-1", "role": "partner", "name": "Bia"}
+    )
     token = response.json()["token"]
     payload = jwt.decode(token, options={"verify_signature": False})
     assert payload["aud"] == settings.firebase_project_id

@@ -54,7 +54,9 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in base.items() if value is not None}
 
 
-def sign(payload: dict[str, Any], *, kid: str | None = "key-1", key: rsa.RSAPrivateKey = KEY) -> str:
+def sign(
+    payload: dict[str, Any], *, kid: str | None = "key-1", key: rsa.RSAPrivateKey = KEY
+) -> str:
     headers = {"kid": kid} if kid is not None else {}
     return jwt.encode(payload, key, algorithm="RS256", headers=headers)
 
@@ -85,7 +87,9 @@ async def test_expired_token_rejected(verifier: TokenVerifier) -> None:
 
 async def test_expiry_within_skew_accepted(verifier: TokenVerifier) -> None:
     now = int(time.time())
-    verified = await verifier.verify(sign(claims(exp=now - 30, iat=now - 4000, auth_time=now - 4000)))
+    verified = await verifier.verify(
+        sign(claims(exp=now - 30, iat=now - 4000, auth_time=now - 4000))
+    )
     assert verified.uid == "firebase-uid-1"
 
 
@@ -107,7 +111,9 @@ async def test_missing_auth_time_rejected(verifier: TokenVerifier) -> None:
 
 
 async def test_wrong_audience_rejected(verifier: TokenVerifier) -> None:
-    assert await rejection_code(verifier, sign(claims(aud="other-project"))) == "auth.wrong_audience"
+    assert (
+        await rejection_code(verifier, sign(claims(aud="other-project"))) == "auth.wrong_audience"
+    )
 
 
 async def test_wrong_issuer_rejected(verifier: TokenVerifier) -> None:
@@ -150,7 +156,9 @@ async def test_rotated_key_picked_up(verifier: TokenVerifier, key_server: KeySer
 
 
 async def test_alg_none_rejected(verifier: TokenVerifier) -> None:
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": "key-1"}).encode()).rstrip(b"=")
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "kid": "key-1"}).encode()).rstrip(
+        b"="
+    )
     body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=")
     token = (header + b"." + body + b".").decode()
     assert await rejection_code(verifier, token) == "auth.unsupported_algorithm"
@@ -160,7 +168,9 @@ async def test_hs256_with_public_key_rejected(verifier: TokenVerifier) -> None:
     public_pem = KEY.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "key-1", "typ": "JWT"}).encode()).rstrip(b"=")
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "HS256", "kid": "key-1", "typ": "JWT"}).encode()
+    ).rstrip(b"=")
     body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=")
     import hashlib
     import hmac
@@ -172,8 +182,12 @@ async def test_hs256_with_public_key_rejected(verifier: TokenVerifier) -> None:
 
 async def test_tampered_payload_rejected(verifier: TokenVerifier) -> None:
     header, _, signature = sign(claims()).split(".")
-    forged = base64.urlsafe_b64encode(json.dumps(claims(sub="admin-uid")).encode()).rstrip(b"=").decode()
-    assert await rejection_code(verifier, f"{header}.{forged}.{signature}") == "auth.invalid_signature"
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(claims(sub="admin-uid")).encode()).rstrip(b"=").decode()
+    )
+    assert (
+        await rejection_code(verifier, f"{header}.{forged}.{signature}") == "auth.invalid_signature"
+    )
 
 
 async def test_signed_by_other_key_rejected(verifier: TokenVerifier) -> None:

@@ -12,7 +12,15 @@ from taskgo.money import fee_centavos, format_centavos, parse_centavos
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("19.99", 1999), (19.99, 1999), ("0.01", 1), (20, 2000), ("1000000", 100_000_000), ("5.10", 510), (0.1, 10)],
+    [
+        ("19.99", 1999),
+        (19.99, 1999),
+        ("0.01", 1),
+        (20, 2000),
+        ("1000000", 100_000_000),
+        ("5.10", 510),
+        (0.1, 10),
+    ],
 )
 def test_parse_exact(value: object, expected: int) -> None:
     assert parse_centavos(value) == expected
@@ -38,7 +46,9 @@ def test_parse_rejects(value: object, code: str) -> None:
     assert caught.value.type == code
 
 
-@pytest.mark.parametrize(("centavos", "text"), [(1999, "19.99"), (5, "0.05"), (0, "0.00"), (-5, "-0.05")])
+@pytest.mark.parametrize(
+    ("centavos", "text"), [(1999, "19.99"), (5, "0.05"), (0, "0.00"), (-5, "-0.05")]
+)
 def test_format(centavos: int, text: str) -> None:
     assert format_centavos(centavos) == text
 

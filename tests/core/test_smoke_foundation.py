@@ -18,7 +18,9 @@ async def test_readyz_at_head(client: httpx.AsyncClient) -> None:
 
 
 async def test_me_with_dev_token(client: httpx.AsyncClient) -> None:
-    issued = await client.post("/api/auth/dev/token", json={"uid": "demo-client-1", "role": "client", "name": "Ana"})
+    issued = await client.post(
+        "/api/auth/dev/token", json={"uid": "demo-client-1", "role": "client", "name": "Ana"}
+    )
     assert issued.status_code == 200, issued.text
     token = issued.json()["token"]
     me = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})

@@ -12,7 +12,9 @@ CASCAVEL_ID = 4104808
 FOZ_ID = 4108304
 
 
-def product_body(title: str, /, *, at: tuple[float, float] = CASCAVEL, **fields: Any) -> dict[str, Any]:
+def product_body(
+    title: str, /, *, at: tuple[float, float] = CASCAVEL, **fields: Any
+) -> dict[str, Any]:
     lat, lng = at
     body: dict[str, Any] = {
         "title": title,
@@ -30,6 +32,8 @@ def product_body(title: str, /, *, at: tuple[float, float] = CASCAVEL, **fields:
 async def create_product(
     client: httpx.AsyncClient, headers: dict[str, str], title: str, **fields: Any
 ) -> dict[str, Any]:
-    response = await client.post("/api/products", json=product_body(title, **fields), headers=headers)
+    response = await client.post(
+        "/api/products", json=product_body(title, **fields), headers=headers
+    )
     assert response.status_code == 201, response.text
     return response.json()

@@ -27,16 +27,28 @@ def jpeg_with_gps() -> bytes:
     return buffer.getvalue()
 
 
-async def upload(client: httpx.AsyncClient, product_id: str, headers: dict[str, str], data: bytes, name: str = "foto.png") -> httpx.Response:
+async def upload(
+    client: httpx.AsyncClient,
+    product_id: str,
+    headers: dict[str, str],
+    data: bytes,
+    name: str = "foto.png",
+) -> httpx.Response:
     return await client.post(
-        f"/api/products/{product_id}/images", files={"file": (name, data, "image/png")}, headers=headers
+        f"/api/products/{product_id}/images",
+        files={"file": (name, data, "image/png")},
+        headers=headers,
     )
 
 
-async def test_upload_and_serve_image(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_upload_and_serve_image(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     seller = await make_user(role="partner")
     product = await create_product(client, auth_headers(seller), "Luminária")
-    response = await upload(client, product["id"], auth_headers(seller), jpeg_with_gps(), "foto.jpg")
+    response = await upload(
+        client, product["id"], auth_headers(seller), jpeg_with_gps(), "foto.jpg"
+    )
     assert response.status_code == 201, response.text
     image = response.json()["images"][0]
     # EXIF orientation 6 turns 40×20 into 20×40.
@@ -51,25 +63,35 @@ async def test_upload_and_serve_image(client: httpx.AsyncClient, make_user: Any,
     assert 0x0112 not in reopened.getexif()
 
 
-async def test_pdf_named_png_rejected(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_pdf_named_png_rejected(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     seller = await make_user(role="partner")
     product = await create_product(client, auth_headers(seller), "Luminária")
-    response = await upload(client, product["id"], auth_headers(seller), b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+    response = await upload(
+        client, product["id"], auth_headers(seller), b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
+    )
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "upload.unsupported_type"
 
 
-async def test_ninth_image_rejected(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_ninth_image_rejected(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     seller = await make_user(role="partner")
     product = await create_product(client, auth_headers(seller), "Luminária")
     for _ in range(8):
-        assert (await upload(client, product["id"], auth_headers(seller), png_bytes())).status_code == 201
+        assert (
+            await upload(client, product["id"], auth_headers(seller), png_bytes())
+        ).status_code == 201
     ninth = await upload(client, product["id"], auth_headers(seller), png_bytes())
     assert ninth.status_code == 422
     assert ninth.json()["error"]["code"] == "product.too_many_images"
 
 
-async def test_other_partner_cannot_upload(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_other_partner_cannot_upload(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     seller = await make_user(role="partner")
     intruder = await make_user(role="partner")
     product = await create_product(client, auth_headers(seller), "Luminária")

@@ -49,7 +49,9 @@ async def test_statement_count_constant(
     counts = {}
     for limit in (10, 50):
         with count_statements(engine) as statements:
-            response = await client.get("/api/products", params={**params, "limit": limit}, headers=auth_headers(buyer))
+            response = await client.get(
+                "/api/products", params={**params, "limit": limit}, headers=auth_headers(buyer)
+            )
         assert response.status_code == 200
         assert len(response.json()["items"]) == limit
         counts[limit] = len(statements)

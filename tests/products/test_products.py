@@ -30,14 +30,20 @@ async def test_create_binds_city_from_gps(
 
 
 async def test_create_alias_path(client: httpx.AsyncClient, seller: Any, auth_headers: Any) -> None:
-    response = await client.post("/api/products/create", json=product_body("Vaso de barro"), headers=auth_headers(seller))
+    response = await client.post(
+        "/api/products/create", json=product_body("Vaso de barro"), headers=auth_headers(seller)
+    )
     assert response.status_code == 201
     assert response.json()["createdInCity"]["id"] == CASCAVEL_ID
 
 
-async def test_client_cannot_create(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_client_cannot_create(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     buyer = await make_user(role="client")
-    response = await client.post("/api/products", json=product_body("Vaso"), headers=auth_headers(buyer))
+    response = await client.post(
+        "/api/products", json=product_body("Vaso"), headers=auth_headers(buyer)
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "auth.role_required"
 
@@ -59,11 +65,18 @@ async def test_client_cannot_create(client: httpx.AsyncClient, make_user: Any, a
     ],
 )
 async def test_create_rejects_bad_field(
-    client: httpx.AsyncClient, seller: Any, auth_headers: Any, db: AsyncSession,
-    field: str, value: Any, code: str,
+    client: httpx.AsyncClient,
+    seller: Any,
+    auth_headers: Any,
+    db: AsyncSession,
+    field: str,
+    value: Any,
+    code: str,
 ) -> None:
     response = await client.post(
-        "/api/products", json=product_body("Vaso válido", **{field: value}), headers=auth_headers(seller)
+        "/api/products",
+        json=product_body("Vaso válido", **{field: value}),
+        headers=auth_headers(seller),
     )
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -76,13 +89,17 @@ async def test_create_outside_brazil_rejected(
     client: httpx.AsyncClient, seller: Any, auth_headers: Any
 ) -> None:
     response = await client.post(
-        "/api/products", json=product_body("Vaso", at=(-25.30, -57.60)), headers=auth_headers(seller)
+        "/api/products",
+        json=product_body("Vaso", at=(-25.30, -57.60)),
+        headers=auth_headers(seller),
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "location.outside_coverage"
 
 
-async def test_price_as_number_exact(client: httpx.AsyncClient, seller: Any, auth_headers: Any) -> None:
+async def test_price_as_number_exact(
+    client: httpx.AsyncClient, seller: Any, auth_headers: Any
+) -> None:
     product = await create_product(client, auth_headers(seller), "Caneca", price=0.1)
     assert product["price"] == "0.10"
 
@@ -110,12 +127,16 @@ async def test_drawn_travel_scenario(
     foz_seller = await make_user(role="partner", name="Seller Foz")
     buyer = await make_user(role="client", name="Cliente")
     for index in range(10):
-        await create_product(client, auth_headers(cascavel_seller), f"Cascavel item {index}", at=CASCAVEL)
+        await create_product(
+            client, auth_headers(cascavel_seller), f"Cascavel item {index}", at=CASCAVEL
+        )
     for index in range(8):
         await create_product(client, auth_headers(foz_seller), f"Foz item {index}", at=FOZ)
 
     at_cascavel = await client.get(
-        "/api/products", params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "limit": 50}, headers=auth_headers(buyer)
+        "/api/products",
+        params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "limit": 50},
+        headers=auth_headers(buyer),
     )
     assert at_cascavel.status_code == 200, at_cascavel.text
     assert at_cascavel.json()["city"]["id"] == CASCAVEL_ID
@@ -124,7 +145,9 @@ async def test_drawn_travel_scenario(
     )
 
     at_foz = await client.get(
-        "/api/products", params={"lat": FOZ[0], "lng": FOZ[1], "limit": 50}, headers=auth_headers(buyer)
+        "/api/products",
+        params={"lat": FOZ[0], "lng": FOZ[1], "limit": 50},
+        headers=auth_headers(buyer),
     )
     assert at_foz.json()["city"]["id"] == FOZ_ID
     assert len(at_foz.json()["items"]) == 8
@@ -133,13 +156,17 @@ async def test_drawn_travel_scenario(
     new_one = await create_product(client, auth_headers(cascavel_seller), "Feito em viagem", at=FOZ)
     assert new_one["createdInCity"]["id"] == FOZ_ID
     at_foz_again = await client.get(
-        "/api/products", params={"lat": FOZ[0], "lng": FOZ[1], "limit": 50}, headers=auth_headers(buyer)
+        "/api/products",
+        params={"lat": FOZ[0], "lng": FOZ[1], "limit": 50},
+        headers=auth_headers(buyer),
     )
     titles = [item["title"] for item in at_foz_again.json()["items"]]
     assert len(titles) == 9
     assert titles[0] == "Feito em viagem"
     back_at_cascavel = await client.get(
-        "/api/products", params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "limit": 50}, headers=auth_headers(buyer)
+        "/api/products",
+        params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "limit": 50},
+        headers=auth_headers(buyer),
     )
     assert len(back_at_cascavel.json()["items"]) == 10
 
@@ -148,7 +175,9 @@ async def test_listing_records_location(
     client: httpx.AsyncClient, make_user: Any, auth_headers: Any
 ) -> None:
     buyer = await make_user(role="client")
-    await client.get("/api/products", params={"lat": FOZ[0], "lng": FOZ[1]}, headers=auth_headers(buyer))
+    await client.get(
+        "/api/products", params={"lat": FOZ[0], "lng": FOZ[1]}, headers=auth_headers(buyer)
+    )
     me = await client.get("/api/me", headers=auth_headers(buyer))
     assert me.json()["currentCity"]["id"] == FOZ_ID
 
@@ -181,16 +210,21 @@ async def test_keyset_pages_stable_under_inserts(
     await create_product(client, auth_headers(seller), "Novidade 2")
     cursor = first.json()["nextCursor"]
     while cursor:
-        page = await client.get("/api/products", params={**params, "cursor": cursor}, headers=auth_headers(buyer))
+        page = await client.get(
+            "/api/products", params={**params, "cursor": cursor}, headers=auth_headers(buyer)
+        )
         seen += [item["title"] for item in page.json()["items"]]
         cursor = page.json()["nextCursor"]
     assert seen == [f"Item {index}" for index in reversed(range(7))]
 
 
-async def test_bad_cursor_is_422(client: httpx.AsyncClient, make_user: Any, auth_headers: Any) -> None:
+async def test_bad_cursor_is_422(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
     buyer = await make_user(role="client")
     response = await client.get(
-        "/api/products", params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "cursor": "garbage!"},
+        "/api/products",
+        params={"lat": CASCAVEL[0], "lng": CASCAVEL[1], "cursor": "garbage!"},
         headers=auth_headers(buyer),
     )
     assert response.status_code == 422
@@ -202,18 +236,28 @@ async def test_filters_category_price_and_search(
 ) -> None:
     buyer = await make_user(role="client")
     headers = auth_headers(seller)
-    await create_product(client, headers, "Pão de queijo congelado", category="alimentos", price="25.00",
-                         description="Feito com queijo canastra")
+    await create_product(
+        client,
+        headers,
+        "Pão de queijo congelado",
+        category="alimentos",
+        price="25.00",
+        description="Feito com queijo canastra",
+    )
     await create_product(client, headers, "Caneca artesanal", category="artesanato", price="40.00")
     await create_product(client, headers, "Pães caseiros", category="alimentos", price="12.50")
     base = {"lat": CASCAVEL[0], "lng": CASCAVEL[1]}
 
     async def titles(**params: Any) -> list[str]:
-        response = await client.get("/api/products", params={**base, **params}, headers=auth_headers(buyer))
+        response = await client.get(
+            "/api/products", params={**base, **params}, headers=auth_headers(buyer)
+        )
         assert response.status_code == 200, response.text
         return sorted(item["title"] for item in response.json()["items"])
 
-    assert await titles(category="alimentos") == sorted(["Pão de queijo congelado", "Pães caseiros"])
+    assert await titles(category="alimentos") == sorted(
+        ["Pão de queijo congelado", "Pães caseiros"]
+    )
     assert await titles(minPrice="20", maxPrice="30.00") == ["Pão de queijo congelado"]
     assert await titles(q="pao") == ["Pão de queijo congelado"]
     assert await titles(q="PÃES") == ["Pães caseiros"]
@@ -226,7 +270,9 @@ async def test_owner_only_writes(
 ) -> None:
     other = await make_user(role="partner")
     product = await create_product(client, auth_headers(seller), "Banco de madeira")
-    patch = await client.patch(f"/api/products/{product['id']}", json={"price": "10.00"}, headers=auth_headers(other))
+    patch = await client.patch(
+        f"/api/products/{product['id']}", json={"price": "10.00"}, headers=auth_headers(other)
+    )
     delete = await client.delete(f"/api/products/{product['id']}", headers=auth_headers(other))
     assert patch.status_code == 403
     assert patch.json()["error"]["code"] == "product.not_owner"
@@ -240,13 +286,21 @@ async def test_draft_hidden_from_others(
 ) -> None:
     other = await make_user(role="client")
     draft = await create_product(client, auth_headers(seller), "Rascunho", status="draft")
-    assert (await client.get(f"/api/products/{draft['id']}", headers=auth_headers(other))).status_code == 404
-    assert (await client.get(f"/api/products/{draft['id']}", headers=auth_headers(seller))).status_code == 200
+    assert (
+        await client.get(f"/api/products/{draft['id']}", headers=auth_headers(other))
+    ).status_code == 404
+    assert (
+        await client.get(f"/api/products/{draft['id']}", headers=auth_headers(seller))
+    ).status_code == 200
     listing = await client.get(
-        "/api/products", params={"lat": CASCAVEL[0], "lng": CASCAVEL[1]}, headers=auth_headers(other)
+        "/api/products",
+        params={"lat": CASCAVEL[0], "lng": CASCAVEL[1]},
+        headers=auth_headers(other),
     )
     assert listing.json()["items"] == []
-    patch = await client.patch(f"/api/products/{draft['id']}", json={"title": "Tentativa"}, headers=auth_headers(other))
+    patch = await client.patch(
+        f"/api/products/{draft['id']}", json={"title": "Tentativa"}, headers=auth_headers(other)
+    )
     assert patch.status_code == 404
 
 
@@ -256,7 +310,9 @@ async def test_owner_patch_and_soft_delete(
     headers = auth_headers(seller)
     product = await create_product(client, headers, "Mesa de centro")
     patched = await client.patch(
-        f"/api/products/{product['id']}", json={"price": "150.50", "stock": 0, "title": "Mesa rústica"}, headers=headers
+        f"/api/products/{product['id']}",
+        json={"price": "150.50", "stock": 0, "title": "Mesa rústica"},
+        headers=headers,
     )
     assert patched.status_code == 200
     assert patched.json()["price"] == "150.50"

@@ -37,7 +37,9 @@ async def issue_dev_token(body: DevTokenIn, session: DbSession) -> DevTokenOut:
     )
     assert user is not None
     token = issuer.issue(
-        uid=body.uid, role=body.role, name=body.name or user.name,
+        uid=body.uid,
+        role=body.role,
+        name=body.name or user.name,
         ttl_seconds=get_settings().dev_token_ttl_seconds,
     )
     return DevTokenOut(token=token, user=await me_view(session, user))

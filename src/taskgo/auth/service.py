@@ -73,7 +73,8 @@ async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> 
     role = requested_role if requested_role in _SELF_SERVICE_ROLES else Role.CLIENT.value
     if _state.dev_issuer is not None and requested_role == Role.ADMIN.value:
         role = Role.ADMIN.value
-    name = claims.get("name") if isinstance(claims.get("name"), str) else ""
+    raw_name = claims.get("name")
+    name = raw_name if isinstance(raw_name, str) else ""
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     phone = claims.get("phone_number") if isinstance(claims.get("phone_number"), str) else None
     await session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,19 @@ def start_embedded_postgres(pgdata: Path, *, database: str = "taskgo") -> str:
     global _server
     import pgserver  # imported lazily: it is only needed when DATABASE_URL is unset
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", database):
+        raise ValueError(f"invalid database name {database!r}")
     pgdata = pgdata.resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     if _server is None:
         log.info("db.embedded_starting", pgdata=str(pgdata))
         _server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+        # The name was checked against a strict pattern above, so quoting it is safe.
+        query = f"SELECT 1 FROM pg_database WHERE datname = '{database}';"  # noqa: S608
+        exists = _server.psql(query)
         if "(1 row)" not in exists:
             _server.psql(f'CREATE DATABASE "{database}";')
     uri: str = _server.get_uri(database)
-    # pgserver connects over a Unix socket given as `?host=/path`; asyncpg and psycopg read that too.
+    # The URI names a Unix socket as `?host=/path`, which asyncpg and psycopg both read.
     log.info("db.embedded_ready", pgdata=str(pgdata))
     return uri
-

@@ -36,7 +36,12 @@ class Database:
 
 def to_async_url(url: str) -> str:
     """Accept `postgres://` and `postgresql://` URLs and select the asyncpg driver."""
-    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgresql://", "postgres://"):
+    for prefix in (
+        "postgresql+psycopg://",
+        "postgresql+asyncpg://",
+        "postgresql://",
+        "postgres://",
+    ):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     return url

@@ -15,7 +15,8 @@ from taskgo.jobs.queue import app, load_task_modules
 
 _TODO = text(
     "SELECT id, task_name, args FROM procrastinate_jobs "
-    "WHERE status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now() OR :include_scheduled) "
+    "WHERE status = 'todo' "
+    "AND (scheduled_at IS NULL OR scheduled_at <= now() OR :include_scheduled) "
     "ORDER BY id"
 )
 
@@ -36,7 +37,9 @@ async def run_queued_jobs(
         if not rows:
             break
         for row in rows:
-            await session.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": row.id})
+            await session.execute(
+                text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": row.id}
+            )
             task = app.tasks[row.task_name]
             result = task.func(**row.args)
             if inspect.isawaitable(result):

@@ -30,9 +30,13 @@ def image_url(product_id: uuid.UUID, image_id: uuid.UUID) -> str:
     return f"/api/products/{product_id}/images/{image_id}"
 
 
-async def add_image(session: AsyncSession, *, product_id: uuid.UUID, user: User, data: bytes) -> Product:
+async def add_image(
+    session: AsyncSession, *, product_id: uuid.UUID, user: User, data: bytes
+) -> Product:
     # Lock the product so two uploads at once cannot both take the eighth place.
-    product = await session.scalar(select(Product).where(Product.id == product_id).with_for_update())
+    product = await session.scalar(
+        select(Product).where(Product.id == product_id).with_for_update()
+    )
     if product is None or product.status == ProductStatus.DELETED:
         raise AppError("product.not_found", status=404)
     if product.seller_id != user.id:
@@ -44,9 +48,15 @@ async def add_image(session: AsyncSession, *, product_id: uuid.UUID, user: User,
         select(func.count()).select_from(ProductImage).where(ProductImage.product_id == product_id)
     )
     if (count or 0) >= MAX_IMAGES_PER_PRODUCT:
-        raise AppError("product.too_many_images", status=422, field="file", maximum=MAX_IMAGES_PER_PRODUCT)
+        raise AppError(
+            "product.too_many_images", status=422, field="file", maximum=MAX_IMAGES_PER_PRODUCT
+        )
     used = set(
-        (await session.scalars(select(ProductImage.position).where(ProductImage.product_id == product_id))).all()
+        (
+            await session.scalars(
+                select(ProductImage.position).where(ProductImage.product_id == product_id)
+            )
+        ).all()
     )
     position = min(set(range(MAX_IMAGES_PER_PRODUCT)) - used)
 

@@ -49,7 +49,9 @@ class Product(UUIDPrimaryKey, Timestamps, Base):
         Index("ix_products_search_document", "search_document", postgresql_using="gin"),
     )
 
-    seller_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    seller_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     price_cents: Mapped[int] = mapped_column(Integer)
@@ -73,7 +75,9 @@ class ProductImage(UUIDPrimaryKey, Base):
         UniqueConstraint("product_id", "position"),
     )
 
-    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(SmallInteger)
     storage_key: Mapped[str] = mapped_column(String(300))
     content_type: Mapped[str] = mapped_column(String(50))

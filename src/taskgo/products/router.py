@@ -61,10 +61,16 @@ def product_out(product: Product) -> ProductOut:
 
 
 async def _create(
-    body: ProductCreateIn, user: PartnerUser, session: DbSession, idempotency_key: IdempotencyKey = None
+    body: ProductCreateIn,
+    user: PartnerUser,
+    session: DbSession,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     claimed = await claim(
-        session, user_id=user.id, scope="products.create", key=idempotency_key,
+        session,
+        user_id=user.id,
+        scope="products.create",
+        key=idempotency_key,
         payload=body.model_dump(mode="json"),
     )
     if claimed.replay is not None:
@@ -76,11 +82,19 @@ async def _create(
 
 
 router.add_api_route(
-    "/products", _create, methods=["POST"], status_code=201, response_model=ProductOut,
+    "/products",
+    _create,
+    methods=["POST"],
+    status_code=201,
+    response_model=ProductOut,
     summary="Create a product in the city of the request's GPS fix",
 )
 router.add_api_route(
-    "/products/create", _create, methods=["POST"], status_code=201, response_model=ProductOut,
+    "/products/create",
+    _create,
+    methods=["POST"],
+    status_code=201,
+    response_model=ProductOut,
     summary="Alias of POST /api/products",
 )
 
@@ -115,24 +129,32 @@ async def list_products(
         min_price=_price_query(min_price, "minPrice"),
         max_price=_price_query(max_price, "maxPrice"),
     )
-    city_id = await service.resolve_listing_city(session, user=user, lat=lat, lng=lng, accuracy=accuracy)
+    city_id = await service.resolve_listing_city(
+        session, user=user, lat=lat, lng=lng, accuracy=accuracy
+    )
     rows, next_cursor = await service.list_city_products(
         session, city_id=city_id, filters=filters, cursor=cursor, limit=limit
     )
-    return ProductPage(items=[product_out(row) for row in rows], next_cursor=next_cursor, city=city_view(city_id))
+    return ProductPage(
+        items=[product_out(row) for row in rows], next_cursor=next_cursor, city=city_view(city_id)
+    )
 
 
 @router.get("/partners/me/products", response_model=ProductPage)
 async def list_my_products(
     user: PartnerUser, session: DbSession, cursor: Cursor = None, limit: Limit = 20
 ) -> ProductPage:
-    rows, next_cursor = await service.list_seller_products(session, seller=user, cursor=cursor, limit=limit)
+    rows, next_cursor = await service.list_seller_products(
+        session, seller=user, cursor=cursor, limit=limit
+    )
     return ProductPage(items=[product_out(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
 async def get_product(product_id: uuid.UUID, user: CurrentUser, session: DbSession) -> ProductOut:
-    return product_out(await service.get_visible_product(session, product_id=product_id, viewer=user))
+    return product_out(
+        await service.get_visible_product(session, product_id=product_id, viewer=user)
+    )
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
@@ -151,9 +173,15 @@ async def delete_product(product_id: uuid.UUID, user: CurrentUser, session: DbSe
 
 @router.post("/products/{product_id}/images", response_model=ProductOut, status_code=201)
 async def upload_product_image(
-    product_id: uuid.UUID, user: CurrentUser, session: DbSession, file: Annotated[UploadFile, File()]
+    product_id: uuid.UUID,
+    user: CurrentUser,
+    session: DbSession,
+    file: Annotated[UploadFile, File()],
 ) -> ProductOut:
-    """Add a JPEG, PNG, WebP or HEIC photo (≤ 10 MB); metadata is stripped, at most 8 per product."""
+    """Add a JPEG, PNG, WebP or HEIC photo of at most 10 MB; metadata is stripped.
+
+    A product holds at most 8 photos.
+    """
     if file.size is not None and file.size > MAX_IMAGE_REQUEST_BYTES:
         raise AppError("upload.file_too_large", status=413, field="file", max_megabytes=10)
     data = await file.read(MAX_IMAGE_REQUEST_BYTES + 1)
@@ -170,7 +198,9 @@ async def delete_product_image(
 
 
 @router.get("/products/{product_id}/images/{image_id}", include_in_schema=True)
-async def get_product_image(product_id: uuid.UUID, image_id: uuid.UUID, session: DbSession) -> Response:
+async def get_product_image(
+    product_id: uuid.UUID, image_id: uuid.UUID, session: DbSession
+) -> Response:
     """Public photo of an active product, served with `X-Content-Type-Options: nosniff`."""
     data, content_type = await product_images.read_public_image(
         session, product_id=product_id, image_id=image_id
@@ -178,5 +208,8 @@ async def get_product_image(product_id: uuid.UUID, image_id: uuid.UUID, session:
     return Response(
         content=data,
         media_type=content_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=86400, immutable"},
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "public, max-age=86400, immutable",
+        },
     )

@@ -6,6 +6,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import Select, func, select
@@ -35,7 +36,7 @@ def _search_document(title: str, description: str) -> object:
     return func.to_tsvector(SEARCH_CONFIG, strip_accents(f"{title}\n{description}"))
 
 
-def _with_images(query: Select[tuple[Product]]) -> Select[tuple[Product]]:
+def _with_images(query: Select[Any]) -> Select[Any]:
     return query.options(selectinload(Product.images))
 
 
@@ -72,7 +73,9 @@ async def get_product_row(session: AsyncSession, product_id: uuid.UUID) -> Produ
     return product
 
 
-async def get_visible_product(session: AsyncSession, *, product_id: uuid.UUID, viewer: User | None) -> Product:
+async def get_visible_product(
+    session: AsyncSession, *, product_id: uuid.UUID, viewer: User | None
+) -> Product:
     """Active products are public; drafts and deleted ones exist only for their owner."""
     product = await session.scalar(_with_images(select(Product).where(Product.id == product_id)))
     if product is None or product.status == ProductStatus.DELETED:
@@ -124,7 +127,7 @@ class ListingFilters:
     max_price: int | None = None
 
 
-def _filtered(query: Select[tuple[Product]], filters: ListingFilters) -> Select[tuple[Product]]:
+def _filtered(query: Select[Any], filters: ListingFilters) -> Select[Any]:
     if filters.category:
         query = query.where(Product.category == filters.category)
     if filters.min_price is not None:
@@ -153,7 +156,11 @@ async def list_city_products(
         filters,
     )
     query = apply_keyset(
-        _with_images(query), created_at=Product.created_at, row_id=Product.id, cursor=cursor, limit=limit
+        _with_images(query),
+        created_at=Product.created_at,
+        row_id=Product.id,
+        cursor=cursor,
+        limit=limit,
     )
     rows = list((await session.scalars(query)).all())
     return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
@@ -167,13 +174,19 @@ async def list_seller_products(
         Product.seller_id == seller.id, Product.status != ProductStatus.DELETED
     )
     query = apply_keyset(
-        _with_images(query), created_at=Product.created_at, row_id=Product.id, cursor=cursor, limit=limit
+        _with_images(query),
+        created_at=Product.created_at,
+        row_id=Product.id,
+        cursor=cursor,
+        limit=limit,
     )
     rows = list((await session.scalars(query)).all())
     return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
 
 
-async def products_by_ids(session: AsyncSession, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, Product]:
+async def products_by_ids(
+    session: AsyncSession, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Product]:
     rows = await session.scalars(select(Product).where(Product.id.in_(product_ids)))
     return {row.id: row for row in rows}
 
