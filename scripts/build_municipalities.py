@@ -361,6 +361,8 @@ def fill_from_boundaries(
                 f"no GeoNames seat and no boundary for {municipality.code} {municipality.name}"
             )
         largest = max(getattr(boundary, "geoms", [boundary]), key=lambda part: part.area)
+        # The mesh is in SAD69; its offset from WGS84 in Brazil is an estimated few tens of
+        # metres, small next to the distance between a label point and the real seat.
         label = polylabel(largest, tolerance=0.001)
         # The time zone of the nearest placed seat in the same state.
         same_state = [

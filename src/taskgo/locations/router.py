@@ -50,7 +50,7 @@ async def update_location(
 async def location_history(
     user: CurrentUser, session: DbSession, cursor: Cursor = None, limit: Limit = 20
 ) -> Page[LocationStayOut]:
-    """The caller's own stays per city, newest first."""
+    """Return the caller's own stays per city, newest first."""
     rows, next_cursor = await service.list_history(
         session, user_id=user.id, cursor=cursor, limit=limit
     )

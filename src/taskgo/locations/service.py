@@ -44,9 +44,10 @@ async def record_fix(
     fixes of one user apply one after the other and never open two current stays.
     """
     resolved, seat_distance_km = resolve_city_with_distance(lat, lng)
-    now = datetime.now(UTC)
 
     await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    # Read the clock only once the lock is held, so stays of one user never overlap.
+    now = datetime.now(UTC)
     current = await session.scalar(
         select(UserLocation).where(
             UserLocation.user_id == user.id, UserLocation.is_current.is_(True)
@@ -97,7 +98,7 @@ async def record_fix(
             pending_count=0,
         )
     )
-    previous_city_id = user.current_city_id
+    previous_city_id = current.city_id if current is not None else None
     user.current_city_id = resolved.ibge_code
     await session.flush()
 
