@@ -360,3 +360,23 @@ async def test_concurrent_submits_one_wins(
             .where(VerificationSubmission.user_id == partner.id)
         )
     assert count == 1
+
+
+async def test_unreadable_cpf_still_shows_status(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    partner: User,
+    auth_headers: Headers,
+    submit_images: SubmitImages,
+) -> None:
+    response = await submit_images(partner)
+    await run_queued_jobs(db)
+    submission = await submission_of(db, response)
+    # A value sealed with a key id that is no longer configured.
+    submission.extracted_cpf_encrypted = "retired:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    await db.flush()
+
+    status = await client.get("/api/verification/status", headers=auth_headers(partner))
+    assert status.status_code == 200
+    assert status.json()["extracted"]["cpf"] is None
+    assert status.json()["extracted"]["name"] == "JOSÉ CONCEIÇÃO DA SILVA ARAÚJO"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.admin.service import record_audit
-from taskgo.crypto import decrypt_field, encrypt_field
+from taskgo.crypto import encrypt_field
 from taskgo.errors import AppError
 from taskgo.pagination import apply_keyset, page_of
 from taskgo.uploads.models import Upload
@@ -21,10 +21,10 @@ from taskgo.verification.extraction import is_valid_cpf
 from taskgo.verification.models import AnalysisStatus, SubmissionStatus, VerificationSubmission
 from taskgo.verification.notify import notify_decision
 from taskgo.verification.service import (
-    SUBMISSION_CPF_CONTEXT,
     USER_CPF_CONTEXT,
     cpf_fingerprint,
     cpf_in_use_elsewhere,
+    read_extracted_cpf,
 )
 
 log = structlog.get_logger(__name__)
@@ -85,11 +85,7 @@ async def get_detail(session: AsyncSession, submission_id: uuid.UUID) -> Submiss
     decided_by = (
         await session.get(User, submission.decided_by_id) if submission.decided_by_id else None
     )
-    extracted_cpf = (
-        decrypt_field(submission.extracted_cpf_encrypted, context=SUBMISSION_CPF_CONTEXT)
-        if submission.extracted_cpf_encrypted
-        else None
-    )
+    extracted_cpf = read_extracted_cpf(submission)
     return SubmissionDetail(
         submission=submission,
         partner=partner,
@@ -135,11 +131,7 @@ async def approve(
     typed after reading the document. Audited and notified in the same transaction."""
     submission = await _locked_pending(session, submission_id)
     typed_cpf = normalize_cpf_input(cpf_input)
-    ocr_cpf = (
-        decrypt_field(submission.extracted_cpf_encrypted, context=SUBMISSION_CPF_CONTEXT)
-        if submission.extracted_cpf_encrypted
-        else None
-    )
+    ocr_cpf = read_extracted_cpf(submission)
     cpf = typed_cpf or ocr_cpf
     if cpf is None:
         raise AppError("verification.cpf_required", field="cpf")

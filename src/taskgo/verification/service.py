@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.crypto import blind_index, decrypt_field, encrypt_field
+from taskgo.crypto import FieldDecryptionError, blind_index, decrypt_field, encrypt_field
 from taskgo.errors import AppError
 from taskgo.jobs import enqueue
 from taskgo.uploads import service as uploads
@@ -148,14 +148,24 @@ async def submit(session: AsyncSession, *, user: User, body: SubmitIn) -> Verifi
     return submission
 
 
+def read_extracted_cpf(submission: VerificationSubmission) -> str | None:
+    """Return the CPF read by OCR (11 digits), or None when none was read or it cannot be
+    decrypted any more."""
+    if not submission.extracted_cpf_encrypted:
+        return None
+    try:
+        return decrypt_field(submission.extracted_cpf_encrypted, context=SUBMISSION_CPF_CONTEXT)
+    except FieldDecryptionError as exc:
+        # Its key was removed from FIELD_ENCRYPTION_KEYS; pages still load without it.
+        log.error("verification.cpf_unreadable", submission_id=str(submission.id), error=str(exc))
+        return None
+
+
 def extracted_view(submission: VerificationSubmission) -> ExtractedOut | None:
     if submission.analysis_status != AnalysisStatus.DONE:
         return None
-    cpf = None
-    if submission.extracted_cpf_encrypted:
-        cpf = mask_cpf(
-            decrypt_field(submission.extracted_cpf_encrypted, context=SUBMISSION_CPF_CONTEXT)
-        )
+    extracted_cpf = read_extracted_cpf(submission)
+    cpf = mask_cpf(extracted_cpf) if extracted_cpf else None
     return ExtractedOut(
         name=submission.extracted_name, birth_date=submission.extracted_birth_date, cpf=cpf
     )
