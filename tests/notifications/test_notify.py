@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.notifications.models import Notification
 from taskgo.notifications.push import PushPayloadTooLargeError
-from taskgo.notifications.service import notify
+from taskgo.notifications.service import PUSH_JOB_BATCH, notify
 from taskgo.notifications.texts import Localized, Money, render
+from taskgo.users.models import User
 from tests.conftest import MakeUser
 
 
@@ -171,3 +172,28 @@ async def test_oversized_push_rejected_early(db: AsyncSession, make_user: MakeUs
 
     assert await db.scalar(select(func.count()).select_from(Notification)) == 0
     assert await push_jobs(db) == []
+
+
+async def test_push_jobs_in_batches(db: AsyncSession) -> None:
+    user_ids = [uuid.uuid4() for _ in range(PUSH_JOB_BATCH * 2 + 10)]
+    await db.execute(
+        insert(User),
+        [
+            {"id": user_id, "firebase_uid": f"uid-{user_id}", "role": "partner"}
+            for user_id in user_ids
+        ],
+    )
+
+    ids = await notify(
+        db,
+        user_ids=user_ids,
+        kind="order_taken",
+        title_key="push.order_cancelled.title",
+        body_key="push.order_cancelled.body",
+        params={"category": "Pintura", "city": "Cascavel"},
+    )
+
+    jobs = await push_jobs(db)
+    assert [len(job["notification_ids"]) for job in jobs] == [PUSH_JOB_BATCH, PUSH_JOB_BATCH, 10]
+    queued = [value for job in jobs for value in job["notification_ids"]]
+    assert sorted(queued) == sorted(str(value) for value in ids)

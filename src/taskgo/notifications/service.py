@@ -37,6 +37,9 @@ from taskgo.users.models import User
 log = structlog.get_logger(__name__)
 
 SEND_PUSH_TASK = "notifications.send_push"
+# Notifications per push job: a large fan-out becomes several jobs that several workers
+# can send at once, and a rerun after a crash repeats at most one batch.
+PUSH_JOB_BATCH = 250
 MAX_TITLE_CHARS = 300
 _UUID_ARRAY = ARRAY(PG_UUID(as_uuid=True))
 # A registration token is about 160 characters; the longest seen in the wild stay below this.
@@ -172,10 +175,10 @@ async def notify(
         emit_after_commit(session, "notification", payload, room=user_room(row.user_id))
 
     notification_ids = [row.id for row in rows]
-    if push and notification_ids:
-        await enqueue(
-            session, SEND_PUSH_TASK, notification_ids=[str(value) for value in notification_ids]
-        )
+    if push:
+        for start in range(0, len(notification_ids), PUSH_JOB_BATCH):
+            batch = notification_ids[start : start + PUSH_JOB_BATCH]
+            await enqueue(session, SEND_PUSH_TASK, notification_ids=[str(value) for value in batch])
 
     if len(rows) != len(recipients):
         log.warning(

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.notifications.service import notify
 from taskgo.notifications.texts import Localized
 from taskgo.service_orders import notices
+from taskgo.service_orders.categories import all_categories
 from taskgo.service_orders.models import (
     OrderStatus,
     PartnerCategory,
-    ServiceCategory,
     ServiceOrder,
     ServiceOrderDispatch,
 )
@@ -145,19 +145,13 @@ async def announce_city_orders(
 
 
 async def _category_list(session: AsyncSession, slugs: set[str]) -> Localized:
-    """The categories' names joined with commas, in each language."""
-    rows = list(
-        (
-            await session.scalars(
-                select(ServiceCategory)
-                .where(ServiceCategory.slug.in_(slugs))
-                .order_by(ServiceCategory.position)
-            )
-        ).all()
-    )
+    """The categories' names joined with commas, in display order, in each language."""
+    named = [
+        category for category in (await all_categories(session)).values() if category.slug in slugs
+    ]
     return Localized(
         {
-            "pt_BR": ", ".join(row.name_pt_br for row in rows),
-            "en": ", ".join(row.name_en for row in rows),
+            "pt_BR": ", ".join(category.name_pt_br for category in named),
+            "en": ", ".join(category.name_en for category in named),
         }
     )

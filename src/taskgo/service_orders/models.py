@@ -21,6 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Registers the `cities` table, which `service_orders.city_id` references, in processes
+# that never import the geo domain's models otherwise (the API server, the worker).
+import taskgo.geo.models  # noqa: F401
 from taskgo.db.base import Base, Timestamps, UUIDPrimaryKey
 
 
@@ -48,9 +51,6 @@ class ServiceCategory(Base):
     name_en: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(SmallInteger)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-
-    def name(self, locale: str) -> str:
-        return self.name_en if locale == "en" else self.name_pt_br
 
 
 class PartnerCategory(Base):

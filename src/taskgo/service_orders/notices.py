@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.notifications.service import notify
 from taskgo.notifications.texts import Localized, Money
 from taskgo.realtime import emit_after_commit, user_room
-from taskgo.service_orders.models import ServiceCategory, ServiceOrder, ServiceOrderDispatch
+from taskgo.service_orders.categories import any_category
+from taskgo.service_orders.models import ServiceOrder, ServiceOrderDispatch
 from taskgo.users.service import city_view
 
 
@@ -33,9 +34,7 @@ def city_name(city_id: int) -> str:
 
 
 async def category_label(session: AsyncSession, slug: str) -> Localized:
-    category = await session.get(ServiceCategory, slug)
-    if category is None:
-        return Localized({"pt_BR": slug})
+    category = await any_category(session, slug)
     return Localized({"pt_BR": category.name_pt_br, "en": category.name_en})
 
 

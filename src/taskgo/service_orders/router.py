@@ -13,8 +13,9 @@ from taskgo.db.session import DbSession
 from taskgo.i18n import current_locale
 from taskgo.idempotency import IdempotencyKey, claim, remember
 from taskgo.pagination import Cursor, Limit
-from taskgo.service_orders import lifecycle, service
-from taskgo.service_orders.models import OrderStatus, ServiceCategory, ServiceOrder
+from taskgo.service_orders import categories, lifecycle, service
+from taskgo.service_orders.categories import Category
+from taskgo.service_orders.models import OrderStatus, ServiceOrder
 from taskgo.service_orders.schemas import (
     CategoryOut,
     OrderRole,
@@ -30,11 +31,11 @@ from taskgo.users.service import city_view
 router = APIRouter(prefix="/api", tags=["service orders"])
 
 
-def category_out(category: ServiceCategory) -> CategoryOut:
+def category_out(category: Category) -> CategoryOut:
     return CategoryOut(slug=category.slug, name=category.name(current_locale()))
 
 
-def order_out(order: ServiceOrder, *, viewer: User, category: ServiceCategory) -> ServiceOrderOut:
+def order_out(order: ServiceOrder, *, viewer: User, category: Category) -> ServiceOrderOut:
     exact = viewer.id in (order.client_id, order.partner_id)
     return ServiceOrderOut(
         id=order.id,
@@ -63,14 +64,14 @@ def order_out(order: ServiceOrder, *, viewer: User, category: ServiceCategory) -
 
 
 async def _order_out(session: DbSession, order: ServiceOrder, viewer: User) -> ServiceOrderOut:
-    category = await service.get_category_row(session, order.category_slug)
+    category = await categories.any_category(session, order.category_slug)
     return order_out(order, viewer=viewer, category=category)
 
 
 @router.get("/service-categories", response_model=list[CategoryOut])
 async def list_categories(session: DbSession) -> list[CategoryOut]:
     """Every active category, named in the request's language."""
-    return [category_out(category) for category in await service.list_categories(session)]
+    return [category_out(category) for category in await categories.active_categories(session)]
 
 
 @router.get("/partners/me/categories", response_model=list[CategoryOut])
@@ -135,9 +136,9 @@ async def list_orders(
     rows, next_cursor = await service.list_orders(
         session, user=user, role=chosen, status=status_filter, cursor=cursor, limit=limit
     )
-    categories = await service.category_names(session)
+    known = await categories.all_categories(session)
     return ServiceOrderPage(
-        items=[order_out(row, viewer=user, category=categories[row.category_slug]) for row in rows],
+        items=[order_out(row, viewer=user, category=known[row.category_slug]) for row in rows],
         next_cursor=next_cursor,
     )
 

@@ -19,10 +19,10 @@ from taskgo.errors import AppError
 from taskgo.geo.service import resolve_city
 from taskgo.jobs import enqueue
 from taskgo.pagination import apply_keyset, page_of
+from taskgo.service_orders.categories import Category, all_categories, get_category
 from taskgo.service_orders.models import (
     OrderStatus,
     PartnerCategory,
-    ServiceCategory,
     ServiceOrder,
     ServiceOrderDispatch,
 )
@@ -34,43 +34,20 @@ log = structlog.get_logger(__name__)
 DISPATCH_TASK = "service_orders.dispatch_order"
 
 
-async def list_categories(session: AsyncSession) -> list[ServiceCategory]:
-    query = (
-        select(ServiceCategory)
-        .where(ServiceCategory.active.is_(True))
-        .order_by(ServiceCategory.position)
+async def partner_categories(session: AsyncSession, *, partner: User) -> list[Category]:
+    slugs = set(
+        await session.scalars(
+            select(PartnerCategory.category_slug).where(PartnerCategory.partner_id == partner.id)
+        )
     )
-    return list((await session.scalars(query)).all())
-
-
-async def get_category(session: AsyncSession, slug: str, *, field: str) -> ServiceCategory:
-    category = await session.get(ServiceCategory, slug)
-    if category is None or not category.active:
-        raise AppError("service_category.unknown", status=422, field=field, slug=slug)
-    return category
-
-
-async def get_category_row(session: AsyncSession, slug: str) -> ServiceCategory:
-    """A category by slug, retired ones included (old orders keep theirs)."""
-    category = await session.get(ServiceCategory, slug)
-    if category is None:
-        raise AppError("service_category.unknown", status=422, slug=slug)
-    return category
-
-
-async def partner_categories(session: AsyncSession, *, partner: User) -> list[ServiceCategory]:
-    query = (
-        select(ServiceCategory)
-        .join(PartnerCategory, PartnerCategory.category_slug == ServiceCategory.slug)
-        .where(PartnerCategory.partner_id == partner.id)
-        .order_by(ServiceCategory.position)
-    )
-    return list((await session.scalars(query)).all())
+    return [
+        category for category in (await all_categories(session)).values() if category.slug in slugs
+    ]
 
 
 async def set_partner_categories(
     session: AsyncSession, *, partner: User, slugs: list[str]
-) -> list[ServiceCategory]:
+) -> list[Category]:
     """Replace the partner's categories with `slugs` (duplicates ignored, empty allowed)."""
     wanted = list(dict.fromkeys(slugs))
     for index, slug in enumerate(wanted):
@@ -120,30 +97,34 @@ async def create_order(
     category = await get_category(session, data.category, field="category")
     city = resolve_city(data.lat, data.lng)
     now = datetime.now(UTC)
-
-    order = ServiceOrder(
-        id=uuid.uuid4(),
-        client_id=client.id,
-        category_slug=category.slug,
-        description=data.description,
-        budget_cents=data.budget,
-        lat=data.lat,
-        lng=data.lng,
-        city_id=city.ibge_code,
-        status=OrderStatus.OPEN,
-        expires_at=now + timedelta(days=get_settings().service_order_expiry_days),
-        # The wall clock, not the transaction start, so lists order by real creation time.
-        created_at=now,
-        updated_at=now,
-    )
     matching = matching_partners(
         city_id=city.ibge_code, category_slug=category.slug, client_id=client.id
     )
-    order.notified_partners = int(
-        await session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+
+    # One statement counts the partners and inserts the order, to keep the request short.
+    order = await session.scalar(
+        insert(ServiceOrder)
+        .values(
+            id=uuid.uuid4(),
+            client_id=client.id,
+            category_slug=category.slug,
+            description=data.description,
+            budget_cents=data.budget,
+            lat=data.lat,
+            lng=data.lng,
+            city_id=city.ibge_code,
+            status=OrderStatus.OPEN.value,
+            notified_partners=select(func.count())
+            .select_from(matching.subquery())
+            .scalar_subquery(),
+            expires_at=now + timedelta(days=get_settings().service_order_expiry_days),
+            # The wall clock, not the transaction start, so lists order by real creation time.
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(ServiceOrder)
     )
-    session.add(order)
-    await session.flush()
+    assert order is not None
     await enqueue(session, DISPATCH_TASK, service_order_id=str(order.id))
 
     log.info(
@@ -271,8 +252,3 @@ async def list_orders(
     )
     rows: list[ServiceOrder] = list((await session.scalars(query)).all())
     return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
-
-
-async def category_names(session: AsyncSession) -> dict[str, ServiceCategory]:
-    rows = await session.scalars(select(ServiceCategory))
-    return {row.slug: row for row in rows}
