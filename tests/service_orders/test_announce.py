@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,14 @@ from taskgo.jobs.inline import run_queued_jobs
 from taskgo.notifications.models import Notification
 from taskgo.users.models import User
 from tests.conftest import MakeUser
-from tests.service_orders.conftest import CASCAVEL, FOZ, FOZ_FIX, MakePartner
+from tests.service_orders.conftest import (
+    CASCAVEL,
+    CASCAVEL_FIX,
+    FOZ,
+    FOZ_FIX,
+    AuthHeaders,
+    MakePartner,
+)
 
 PostOrder = Callable[..., Any]
 
@@ -155,3 +163,39 @@ async def test_order_already_told_not_repeated(
     await arrive(db, partner, FOZ)
 
     assert await summaries(db, partner) == []
+
+
+async def test_location_update_announces(
+    db: AsyncSession,
+    client: httpx.AsyncClient,
+    auth_headers: AuthHeaders,
+    make_user: MakeUser,
+    make_partner: MakePartner,
+    post_order: PostOrder,
+) -> None:
+    """The whole seam: the partner's app reports a fix in Foz, the city changes, and the
+    job the locations domain queued sends the summary."""
+    await foz_orders(db, make_user, post_order)
+    partner = await make_partner(categories=["pintura", "eletrica"], city=CASCAVEL)
+    await client.post(
+        "/api/locations/update",
+        json={**CASCAVEL_FIX, "accuracy": 10},
+        headers=auth_headers(partner),
+    )
+
+    changed = False
+    for _ in range(5):  # a switch may need several agreeing fixes
+        response = await client.post(
+            "/api/locations/update",
+            json={**FOZ_FIX, "accuracy": 10},
+            headers=auth_headers(partner),
+        )
+        assert response.status_code == 200
+        if response.json()["changed"]:
+            changed = True
+            break
+    assert changed
+    await run_queued_jobs(db)
+
+    [summary] = await summaries(db, partner)
+    assert summary.title == "2 novas ordens em Foz do Iguaçu"

@@ -57,12 +57,12 @@ async def test_dispatch_notifies_each_match(
     assert await notifications_of(db, unverified.id) == []
     assert await notifications_of(db, customer.id) == []
 
-    told = await db.scalars(
+    dispatched = await db.scalars(
         select(ServiceOrderDispatch.partner_id).where(
             ServiceOrderDispatch.service_order_id == order_id
         )
     )
-    assert set(told) == {ana.id, bruno.id}
+    assert set(dispatched) == {ana.id, bruno.id}
     order = await db.get(ServiceOrder, order_id)
     assert order is not None
     assert order.dispatched_at is not None

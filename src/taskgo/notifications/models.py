@@ -84,7 +84,7 @@ class PushAttempt(Base):
     """One request to the push provider for one notification and one device token.
 
     The delivery of a (notification, token) pair is final once an attempt has a final
-    outcome; until then the number of attempts counts toward the retry budget.
+    outcome. Until then, every attempt counts toward the retry budget.
     """
 
     __tablename__ = "push_attempts"

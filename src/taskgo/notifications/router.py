@@ -44,7 +44,7 @@ async def list_notifications(
     limit: Limit = 20,
     unread: Annotated[bool, Query(description="Only notifications not yet read.")] = False,
 ) -> NotificationPage:
-    """The caller's notifications, newest first, with the number still unread."""
+    """List the caller's notifications, newest first, with the number still unread."""
     rows, next_cursor = await service.list_notifications(
         session, user=user, cursor=cursor, limit=limit, unread_only=unread
     )

@@ -84,7 +84,7 @@ def build_push_sender(settings: Settings) -> PushSender:
 
 
 def get_push_sender() -> PushSender:
-    """The sender of this process, built from the settings on first use."""
+    """Return the sender of this process, built from the settings on first use."""
     if _current.sender is None:
         _current.sender = build_push_sender(get_settings())
     return _current.sender

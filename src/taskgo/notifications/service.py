@@ -57,7 +57,7 @@ def _json_safe(data: Mapping[str, object] | None) -> dict[str, Any]:
 def push_data(
     *, notification_id: uuid.UUID | str, kind: str, data: Mapping[str, Any]
 ) -> dict[str, str]:
-    """The FCM data map of a notification: its own data plus its id and kind."""
+    """Build the FCM data map of a notification: its own data plus its id and kind."""
     return stringify_data({**data, "notificationId": str(notification_id), "kind": kind})
 
 
@@ -91,7 +91,7 @@ def notification_payload(
     created_at: datetime,
     read_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The `notification` Socket.IO event body, the same shape as the HTTP list items."""
+    """Build the `notification` Socket.IO event body, shaped like the HTTP list items."""
     return {
         "id": str(notification_id),
         "kind": kind,

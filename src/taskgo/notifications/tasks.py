@@ -13,8 +13,8 @@ from taskgo.notifications.delivery import deliver_pushes
 log = structlog.get_logger(__name__)
 
 
-# The sender retries each message itself; the queue retries the whole run only when it
-# fails outside a message (database down), and delivered pairs are skipped on rerun.
+# The sender retries each message itself. The queue retries the whole run only when it
+# fails outside a message (database down), and a rerun skips the delivered pairs.
 @app.task(
     name="notifications.send_push",
     queue="default",

@@ -40,7 +40,7 @@ _cache = _Cache()
 
 
 async def all_categories(session: AsyncSession) -> dict[str, Category]:
-    """Every category, retired ones included, keyed by slug, in display order."""
+    """Return every category, retired ones included, keyed by slug, in display order."""
     if time.monotonic() - _cache.loaded_at > REFRESH_SECONDS:
         rows = await session.scalars(select(ServiceCategory).order_by(ServiceCategory.position))
         _cache.by_slug = {
@@ -52,7 +52,7 @@ async def all_categories(session: AsyncSession) -> dict[str, Category]:
 
 
 def forget_categories() -> None:
-    """Drop the cached copy, so the next read sees the database (tests, admin changes)."""
+    """Drop the cached copy, so the next read queries the database (tests, admin changes)."""
     _cache.loaded_at = float("-inf")
 
 
@@ -61,7 +61,7 @@ async def active_categories(session: AsyncSession) -> list[Category]:
 
 
 async def get_category(session: AsyncSession, slug: str, *, field: str | None = None) -> Category:
-    """An active category, or 422 `service_category.unknown` naming `field`."""
+    """Return an active category, or raise 422 `service_category.unknown` naming `field`."""
     category = (await all_categories(session)).get(slug)
     if category is None or not category.active:
         raise AppError("service_category.unknown", status=422, field=field, slug=slug)
@@ -69,7 +69,7 @@ async def get_category(session: AsyncSession, slug: str, *, field: str | None = 
 
 
 async def any_category(session: AsyncSession, slug: str) -> Category:
-    """A category by slug, retired ones included, since old orders keep theirs."""
+    """Return a category by slug, retired ones included, since old orders keep theirs."""
     category = (await all_categories(session)).get(slug)
     if category is None:
         # A slug added after the last refresh: read the database again once.

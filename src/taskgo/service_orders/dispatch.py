@@ -1,8 +1,9 @@
 """Telling partners about open orders: a new order's dispatch, and the summary a partner
 gets on arriving in a city.
 
-Both record who was told in `service_order_dispatches`, so a rerun of either job tells
-nobody twice and the partners told hear later when the order is taken or closed.
+Both record the partners notified in `service_order_dispatches`, so a rerun of either
+job notifies nobody twice, and those partners later get the order's `order_taken` or
+`order_closed` event.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SUMMARY_MAX_ORDER_IDS = 10
 
 
 async def dispatch_order(session: AsyncSession, order_id: uuid.UUID) -> int:
-    """Tell every matching partner about a new order; return how many were told.
+    """Notify every matching partner of a new order and return how many were notified.
 
     Runs once per order: a rerun, or an order already taken or cancelled, does nothing.
     """
@@ -76,7 +77,7 @@ async def announce_city_orders(
     session: AsyncSession, *, partner_id: uuid.UUID, city_id: int
 ) -> int:
     """Send a partner who just arrived in `city_id` one summary of its open orders in their
-    categories that they were not told about yet; return how many orders it names.
+    categories that they were not notified of yet. Return how many orders it names.
 
     Nothing is sent when the partner is not verified, has moved on since the job was
     queued, or no order matches.
@@ -145,7 +146,7 @@ async def announce_city_orders(
 
 
 async def _category_list(session: AsyncSession, slugs: set[str]) -> Localized:
-    """The categories' names joined with commas, in display order, in each language."""
+    """Join the categories' names with commas, in display order, in each language."""
     named = [
         category for category in (await all_categories(session)).values() if category.slug in slugs
     ]

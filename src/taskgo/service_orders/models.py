@@ -125,7 +125,7 @@ class ServiceOrder(UUIDPrimaryKey, Timestamps, Base):
 
 
 class ServiceOrderDispatch(Base):
-    """A partner told about an order, so they also hear when it is taken or closed."""
+    """A partner notified of an order, who therefore also gets its taken or closed event."""
 
     __tablename__ = "service_order_dispatches"
 

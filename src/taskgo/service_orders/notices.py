@@ -1,4 +1,4 @@
-"""What clients and partners are told about an order: Socket.IO events and notifications.
+"""What clients and partners receive about an order: Socket.IO events and notifications.
 
 Events go out after the commit. `order_created` and `order_taken` follow the API contract;
 `order_closed {serviceOrderId, status}` tells dispatched partners that an open order was

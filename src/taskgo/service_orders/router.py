@@ -70,7 +70,7 @@ async def _order_out(session: DbSession, order: ServiceOrder, viewer: User) -> S
 
 @router.get("/service-categories", response_model=list[CategoryOut])
 async def list_categories(session: DbSession) -> list[CategoryOut]:
-    """Every active category, named in the request's language."""
+    """List every active category, named in the request's language."""
     return [category_out(category) for category in await categories.active_categories(session)]
 
 
@@ -97,8 +97,8 @@ async def create_order(
     session: DbSession,
     idempotency_key: IdempotencyKey = None,
 ) -> ServiceOrderOut | JSONResponse:
-    """Post an order in the city of the GPS fix. Matching partners are told by a job after
-    the commit; `notifiedPartners` is how many matched at that moment."""
+    """Post an order in the city of the GPS fix. A job notifies the matching partners
+    after the commit, and `notifiedPartners` is how many matched at that moment."""
     claimed = await claim(
         session,
         user_id=client.id,
@@ -153,8 +153,8 @@ async def get_order(order_id: uuid.UUID, user: CurrentUser, session: DbSession) 
 async def accept_order(
     order_id: uuid.UUID, partner: PartnerUser, session: DbSession
 ) -> ServiceOrderOut:
-    """Take an open order. The first partner wins; the others get 409
-    `service_order.already_taken` and the partners told about it an `order_taken` event."""
+    """Take an open order. The first partner wins. The others get 409
+    `service_order.already_taken`, and the notified partners an `order_taken` event."""
     order = await service.get_order_to_accept(session, order_id=order_id, partner=partner)
     await lifecycle.check_accept(session, order=order, partner=partner)
     await lifecycle.do_accept(session, order=order, partner=partner)

@@ -1,6 +1,6 @@
-"""Service order rules: categories, creating an order from a GPS fix, who sees what.
+"""Service order rules: partner categories, creating an order from a GPS fix, visibility.
 
-State changes after creation live in `lifecycle`; the dispatch to partners in `dispatch`.
+State changes after creation live in `lifecycle`, and the dispatch to partners in `dispatch`.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ async def create_order(
 ) -> ServiceOrder:
     """Create an open order in the city of the GPS fix and queue its dispatch job.
 
-    The partners are counted now; the job notifies whoever matches when it runs.
+    The partners are counted now. The job notifies the partners matching when it runs.
     """
     category = await get_category(session, data.category, field="category")
     city = resolve_city(data.lat, data.lng)
@@ -159,7 +159,7 @@ async def was_dispatched(session: AsyncSession, *, order: ServiceOrder, partner:
 
 
 async def is_prospect(session: AsyncSession, *, order: ServiceOrder, partner: User) -> bool:
-    """Whether the partner was told about the order or could take it from where they are."""
+    """Tell whether the partner was notified of the order or could take it from where they are."""
     if partner.role != Role.PARTNER.value:
         return False
     if await was_dispatched(session, order=order, partner=partner):
@@ -170,8 +170,8 @@ async def is_prospect(session: AsyncSession, *, order: ServiceOrder, partner: Us
 
 
 async def can_view(session: AsyncSession, *, order: ServiceOrder, user: User) -> bool:
-    """The client, the assigned partner and admins always; other partners while it is open
-    and they are prospects for it."""
+    """Allow the client, the assigned partner and admins always, and other partners while
+    the order is open and they are prospects for it."""
     if user.id in (order.client_id, order.partner_id) or user.role == Role.ADMIN.value:
         return True
     if order.status != OrderStatus.OPEN:
@@ -188,7 +188,7 @@ async def _load(session: AsyncSession, order_id: uuid.UUID) -> ServiceOrder:
 
 
 async def get_order(session: AsyncSession, *, order_id: uuid.UUID, user: User) -> ServiceOrder:
-    """The order if `user` may see it; 404 otherwise, so ids of others' orders leak nothing."""
+    """Return the order if `user` may see it, else 404, so others' order ids leak nothing."""
     order = await _load(session, order_id)
     if not await can_view(session, order=order, user=user):
         raise AppError("service_order.not_found", status=404)
@@ -198,8 +198,8 @@ async def get_order(session: AsyncSession, *, order_id: uuid.UUID, user: User) -
 async def get_order_to_accept(
     session: AsyncSession, *, order_id: uuid.UUID, partner: User
 ) -> ServiceOrder:
-    """The order for an accept by a prospect, whatever its status, so that a partner who
-    was too late learns it was taken (409) rather than that it does not exist (404)."""
+    """Return the order for an accept by a prospect, whatever its status, so that a partner
+    who was too late learns it was taken (409) rather than that it does not exist (404)."""
     order = await _load(session, order_id)
     if partner.id in (order.client_id, order.partner_id):
         return order
