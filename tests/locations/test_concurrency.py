@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.db.session import session_scope
 from taskgo.locations.models import UserLocation
+from taskgo.locations.service import record_fix
+from taskgo.users.models import User
 from tests.conftest import MakeUser
 from tests.locations.conftest import CASCAVEL, CASCAVEL_ID, CURITIBA, FOZ, post_fix
 
@@ -100,3 +102,37 @@ async def test_database_rejects_second_current_row(db: AsyncSession, make_user: 
                 )
             )
             await db.flush()
+
+
+@pytest.mark.timeout(120)
+async def test_stale_user_copy_still_moves_city(
+    live_client: httpx.AsyncClient, make_live_user: MakeUser
+) -> None:
+    user = await make_live_user()
+    async with session_scope() as session:
+        await record_fix(
+            session,
+            user=await session.get_one(User, user.id),
+            lat=CASCAVEL[0],
+            lng=CASCAVEL[1],
+            accuracy=10.0,
+        )
+
+    async with session_scope() as slow:
+        stale = await slow.get_one(User, user.id)  # loaded while the user is in Cascavel
+        async with session_scope() as fast:
+            await record_fix(
+                fast, user=await fast.get_one(User, user.id), lat=FOZ[0], lng=FOZ[1], accuracy=10.0
+            )
+        city, changed = await record_fix(
+            slow, user=stale, lat=CASCAVEL[0], lng=CASCAVEL[1], accuracy=10.0
+        )
+
+    assert changed is True
+    assert city.ibge_code == CASCAVEL_ID
+    async with session_scope() as session:
+        stored = await session.scalar(
+            text("SELECT current_city_id FROM users WHERE id = :id"), {"id": user.id}
+        )
+    assert stored == CASCAVEL_ID
+    assert [row.city_id for row in await current_rows(user.id)] == [CASCAVEL_ID]

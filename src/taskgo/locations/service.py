@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from taskgo.config import get_settings
 from taskgo.geo.dataset import CityRef
@@ -49,9 +50,9 @@ async def record_fix(
     # Read the clock only once the lock is held, so stays of one user never overlap.
     now = datetime.now(UTC)
     current = await session.scalar(
-        select(UserLocation).where(
-            UserLocation.user_id == user.id, UserLocation.is_current.is_(True)
-        )
+        select(UserLocation)
+        .where(UserLocation.user_id == user.id, UserLocation.is_current.is_(True))
+        .execution_options(populate_existing=True)
     )
 
     stay: Stay | None = None
@@ -99,7 +100,12 @@ async def record_fix(
         )
     )
     previous_city_id = current.city_id if current is not None else None
-    user.current_city_id = resolved.ibge_code
+    # An explicit UPDATE: `user` was loaded before the lock, and the ORM skips writing a
+    # value equal to that stale copy even when a concurrent request has changed the row.
+    await session.execute(
+        update(User).where(User.id == user.id).values(current_city_id=resolved.ibge_code)
+    )
+    set_committed_value(user, "current_city_id", resolved.ibge_code)
     await session.flush()
 
     log.info(
