@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,6 +52,12 @@ class StepSummary:
     duplicates: int
     ack_errors: dict[str, int]
     held: bool
+    # CPU milliseconds per delivered message: the server processes alone, and together with
+    # PostgreSQL's backends (equal for Node, which stores nothing).
+    server_cpu_ms: float
+    total_cpu_ms: float
+    # 1-minute load average when the step started: other work on the machine skews results.
+    load_average: float
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -61,7 +68,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def summarize(target: str, rate: float, duration: float, results: list[StepResult]) -> StepSummary:
+@dataclass
+class CpuProbe:
+    server: Callable[[], float]
+    total: Callable[[], float]
+
+
+def summarize(
+    target: str, rate: float, duration: float, results: list[StepResult], *,
+    server_cpu: float, total_cpu: float, load_average: float,
+) -> StepSummary:
     latencies = [value for result in results for value in result.latencies_ms]
     acks = [value for result in results for value in result.ack_latencies_ms]
     sent = sum(result.sent for result in results)
@@ -87,12 +103,15 @@ def summarize(target: str, rate: float, duration: float, results: list[StepResul
         duplicates=sum(result.duplicates for result in results),
         ack_errors=errors,
         held=held and not errors,
+        server_cpu_ms=1000 * server_cpu / max(delivered, 1),
+        total_cpu_ms=1000 * total_cpu / max(delivered, 1),
+        load_average=load_average,
     )
 
 
 def run_target(
     name: str, rooms: list[Room], *, rates: list[float], duration: float, drain: float,
-    harness_processes: int,
+    harness_processes: int, cpu: CpuProbe,
 ) -> list[StepSummary]:
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
@@ -121,18 +140,26 @@ def run_target(
         failures = 0
         for rate in rates:
             start_ns = time.monotonic_ns() + 1_000_000_000
+            load_average = os.getloadavg()[0]
+            server_before, total_before = cpu.server(), cpu.total()
             for index, queue in enumerate(command_queues):
                 share = rate * len(shares[index]) / len(rooms)
                 queue.put(("step", Step(rate=share, start_ns=start_ns, duration=duration,
                                         drain=drain)))
             step_results = [results_queue.get(timeout=duration + drain + 120)[2] for _ in processes]
-            summary = summarize(name, rate, duration, step_results)
+            summary = summarize(
+                name, rate, duration, step_results,
+                server_cpu=cpu.server() - server_before, total_cpu=cpu.total() - total_before,
+                load_average=load_average,
+            )
             summaries.append(summary)
             print(
                 f"[{name}] rate {rate:>7.0f}/s delivered {summary.delivered_per_second:>8.1f}/s "
                 f"p50 {summary.p50_ms:6.2f} p95 {summary.p95_ms:7.2f} p99 {summary.p99_ms:7.2f} ms "
                 f"ack p95 {summary.ack_p95_ms:7.2f} ms dup {summary.duplicates} "
-                f"errors {summary.ack_errors} {'held' if summary.held else 'NOT held'}",
+                f"errors {summary.ack_errors} cpu/msg {summary.server_cpu_ms:.2f} ms "
+                f"(+db {summary.total_cpu_ms:.2f}) load {summary.load_average:.1f} "
+                f"{'held' if summary.held else 'NOT held'}",
                 flush=True,
             )
             # Two failed steps in a row end the ramp; one may be a transient stall.
@@ -212,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             if target == "node":
                 relay = stack.enter_context(NodeRelay(port=3100))
                 rooms = node_rooms(relay.url, args.rooms)
+                cpu = CpuProbe(server=relay.cpu_seconds, total=relay.cpu_seconds)
             elif target == "python":
                 gateway = stack.enter_context(
                     PythonGateway(
@@ -222,12 +250,13 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 rooms = gateway.seed_rooms(args.rooms)
+                cpu = CpuProbe(server=gateway.server_cpu_seconds, total=gateway.cpu_seconds)
             else:
                 raise SystemExit(f"unknown target {target!r}; use python or node")
 
             summaries = run_target(
                 target, rooms, rates=rates, duration=args.duration, drain=args.drain,
-                harness_processes=args.harness_processes,
+                harness_processes=args.harness_processes, cpu=cpu,
             )
             report["steps"].extend(asdict(summary) for summary in summaries)
             best = highest_held(summaries)

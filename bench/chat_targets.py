@@ -36,6 +36,20 @@ def _wait_http(url: str, *, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s: {last_error!r}")
 
 
+def process_cpu_seconds(pids: list[int]) -> float:
+    """Return the user plus system CPU time used so far by ``pids`` (exited ones count 0)."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields 14 and 15 of /proc/<pid>/stat (utime, stime); the split dropped 2 fields.
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks_per_second
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is not None:
         return
@@ -67,6 +81,9 @@ class NodeRelay:
         )
         _wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling")
         return self
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds([self.process.pid] if self.process else [])
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None,
@@ -137,6 +154,21 @@ class PythonGateway:
         for port in self.ports:
             _wait_http(f"http://127.0.0.1:{port}/healthz")
         return self
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server processes and of PostgreSQL's backends for the database."""
+        with psycopg.connect(self.database_server, autocommit=True) as admin:
+            backends = [
+                int(row[0])
+                for row in admin.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database_name,)
+                )
+            ]
+        servers = [server.pid for server in self.servers]
+        return process_cpu_seconds(servers) + process_cpu_seconds(backends)
+
+    def server_cpu_seconds(self) -> float:
+        return process_cpu_seconds([server.pid for server in self.servers])
 
     def seed_rooms(self, count: int) -> list[Room]:
         """Create a buyer, a seller and their order chat per room; return the rooms."""

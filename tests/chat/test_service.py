@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.chat import service
+from taskgo.chat import sending, service
 from taskgo.chat.models import Conversation, ConversationParticipant, Message
 from taskgo.errors import AppError
 from taskgo.realtime.emitter import AFTER_COMMIT_KEY
@@ -24,8 +24,8 @@ async def _conversation(
 
 
 async def _send(db: AsyncSession, conversation_id: uuid.UUID, sender: uuid.UUID, body: str,
-                client_id: str | None = None) -> service.SentMessage:
-    return await service.send_message(
+                client_id: str | None = None) -> sending.SentMessage:
+    return await sending.send_message(
         db,
         conversation_id=conversation_id,
         sender_id=sender,

@@ -11,6 +11,8 @@ import structlog
 
 from taskgo.chat import service
 from taskgo.chat.ratelimit import check_message_rate
+from taskgo.chat.sending import Outgoing, prepare_draft
+from taskgo.chat.writer import get_writer
 from taskgo.db.session import session_scope
 from taskgo.errors import AppError
 from taskgo.realtime import conversation_room
@@ -82,16 +84,14 @@ def register(sio: socketio.AsyncServer) -> None:
         payload = data if isinstance(data, dict) else {}
         user_id: uuid.UUID = session["user_id"]
 
+        draft = prepare_draft(
+            conversation_id=conversation_id,
+            sender_id=user_id,
+            body=payload.get("body"),
+            client_message_id=payload.get("clientMessageId"),
+        )
         await check_message_rate(user_id)
-        async with session_scope() as db:
-            sent = await service.send_message(
-                db,
-                conversation_id=conversation_id,
-                sender_id=user_id,
-                body=payload.get("body"),
-                client_message_id=payload.get("clientMessageId"),
-                origin_sid=sid,
-            )
+        sent = await get_writer().send(Outgoing(draft=draft, origin_sid=sid))
         message = sent.message
         return {
             "id": str(message.id),

@@ -20,6 +20,7 @@ from taskgo.chat.schemas import (
     ReadIn,
     SendMessageIn,
 )
+from taskgo.chat.sending import send_message
 from taskgo.db.session import DbSession
 from taskgo.pagination import DEFAULT_LIMIT, Cursor, Limit
 
@@ -99,7 +100,7 @@ async def list_messages(
     response_model=MessageOut,
     status_code=status.HTTP_201_CREATED,
 )
-async def send_message(
+async def post_message(
     conversation_id: uuid.UUID,
     body: SendMessageIn,
     user: CurrentUser,
@@ -108,7 +109,7 @@ async def send_message(
 ) -> MessageOut:
     """Send a message without a socket; a resend with the same clientMessageId returns 200."""
     await check_message_rate(user.id)
-    sent = await service.send_message(
+    sent = await send_message(
         session,
         conversation_id=conversation_id,
         sender_id=user.id,

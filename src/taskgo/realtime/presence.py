@@ -27,8 +27,10 @@ PROCESS_ID = uuid.uuid4().hex
 class _Presence:
     def __init__(self) -> None:
         self.refresher: asyncio.Task[None] | None = None
-        # Local sockets: sid -> user id. This is the whole state when Redis is not used.
+        # Local sockets: sid -> user id, and the number of local sockets per user. This is
+        # the whole state when Redis is not used.
         self.sockets: dict[str, UUID] = {}
+        self.counts: dict[UUID, int] = {}
 
 
 _state = _Presence()
@@ -48,7 +50,9 @@ async def add(*, sid: str, user_id: UUID) -> None:
     A Redis failure is logged and not raised, so the socket still connects; the next lease
     renewal records it.
     """
-    _state.sockets[sid] = user_id
+    if sid not in _state.sockets:
+        _state.sockets[sid] = user_id
+        _state.counts[user_id] = _state.counts.get(user_id, 0) + 1
     client = get_redis()
     if client is None:
         return
@@ -66,6 +70,12 @@ async def add(*, sid: str, user_id: UUID) -> None:
 async def remove(*, sid: str) -> None:
     """Stop counting ``sid``; on a Redis failure its entry lapses when its lease runs out."""
     user_id = _state.sockets.pop(sid, None)
+    if user_id is not None:
+        remaining = _state.counts.get(user_id, 1) - 1
+        if remaining > 0:
+            _state.counts[user_id] = remaining
+        else:
+            _state.counts.pop(user_id, None)
     client = get_redis()
     if client is None or user_id is None:
         return
@@ -77,17 +87,20 @@ async def remove(*, sid: str) -> None:
 
 async def online_users(user_ids: list[UUID]) -> set[UUID]:
     """Return those of ``user_ids`` that have at least one connected socket."""
+    # A socket in this process settles it without a round trip to Redis.
+    online = {user_id for user_id in user_ids if user_id in _state.counts}
+    elsewhere = [user_id for user_id in user_ids if user_id not in online]
     client = get_redis()
-    if client is None:
-        local = set(_state.sockets.values())
-        return {user_id for user_id in user_ids if user_id in local}
+    if client is None or not elsewhere:
+        return online
 
     now = time.time()
     async with client.pipeline(transaction=False) as pipe:
-        for user_id in user_ids:
+        for user_id in elsewhere:
             pipe.zcount(_key(user_id), now, "+inf")
         counts = await pipe.execute()
-    return {user_id for user_id, count in zip(user_ids, counts, strict=True) if count > 0}
+    online.update(user_id for user_id, count in zip(elsewhere, counts, strict=True) if count > 0)
+    return online
 
 
 async def _renew_leases() -> None:
@@ -136,4 +149,5 @@ async def stop() -> None:
                     pipe.zrem(_key(user_id), _member(sid))
                 await pipe.execute()
     _state.sockets.clear()
+    _state.counts.clear()
     await close_redis()

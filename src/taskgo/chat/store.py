@@ -1,0 +1,148 @@
+"""The write path of new messages: a batch of drafts in two SQL statements.
+
+Sending is the chat's hot path. A batch, from one message to a few hundred from many
+conversations, costs two round trips to PostgreSQL: one that locks the conversations and
+one that checks membership and idempotency, takes the timestamps and inserts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, TEXT, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_UUIDS = ARRAY(UUID(as_uuid=True))
+_TEXTS = ARRAY(TEXT())
+
+# Locks are taken in id order, so batches that share conversations never deadlock. They are
+# held until commit, so writers of one chat go one after another; the timestamps are taken
+# by the next statement, after the locks, so a message that commits later always sorts
+# later. That is what lets a client page forward from any message without gaps.
+_LOCK_CONVERSATIONS = text(
+    "SELECT id FROM conversations WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
+).bindparams(bindparam("ids", type_=_UUIDS))
+
+# `fresh` drops drafts whose sender is not a participant and resends of a stored
+# clientMessageId (a repeat inside the batch keeps its first occurrence). Each conversation's
+# clock moves to at least 1 µs (timestamptz resolution) past its previous message, and the
+# drafts of one conversation get consecutive microseconds in batch order.
+_STORE_MESSAGES = text(
+    """
+    WITH input AS (
+        SELECT *
+        FROM unnest(:message_ids, :conversation_ids, :sender_ids, :bodies, :client_message_ids)
+            WITH ORDINALITY
+            AS t(message_id, conversation_id, sender_id, body, client_message_id, position)
+    ),
+    fresh AS (
+        SELECT DISTINCT ON (i.conversation_id, i.sender_id, i.client_message_id) i.*
+        FROM input AS i
+        WHERE EXISTS (
+                SELECT 1 FROM conversation_participants AS p
+                WHERE p.conversation_id = i.conversation_id AND p.user_id = i.sender_id
+            )
+          AND NOT EXISTS (
+                SELECT 1 FROM messages AS m
+                WHERE m.conversation_id = i.conversation_id
+                  AND m.sender_id = i.sender_id
+                  AND m.client_message_id = i.client_message_id
+            )
+        ORDER BY i.conversation_id, i.sender_id, i.client_message_id, i.position
+    ),
+    numbered AS (
+        SELECT f.*,
+               row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.position) AS k,
+               count(*) OVER (PARTITION BY f.conversation_id) AS n
+        FROM fresh AS f
+    ),
+    stamped AS (
+        UPDATE conversations AS c
+        SET last_message_at = greatest(
+                clock_timestamp(),
+                coalesce(c.last_message_at, '-infinity'::timestamptz) + interval '1 microsecond'
+            ) + (batch.n - 1) * interval '1 microsecond',
+            updated_at = now()
+        FROM (SELECT conversation_id, max(n) AS n FROM numbered GROUP BY conversation_id)
+            AS batch
+        WHERE c.id = batch.conversation_id
+        RETURNING c.id, c.last_message_at, batch.n
+    ),
+    inserted AS (
+        INSERT INTO messages
+            (id, conversation_id, sender_id, body, client_message_id, created_at)
+        SELECT nb.message_id, nb.conversation_id, nb.sender_id, nb.body, nb.client_message_id,
+               s.last_message_at - (s.n - nb.k) * interval '1 microsecond'
+        FROM numbered AS nb
+        JOIN stamped AS s ON s.id = nb.conversation_id
+        ON CONFLICT ON CONSTRAINT uq_messages_client_message_id DO NOTHING
+        RETURNING id, created_at
+    )
+    SELECT i.position,
+           ins.created_at,
+           ARRAY(
+               SELECT p.user_id FROM conversation_participants AS p
+               WHERE p.conversation_id = i.conversation_id ORDER BY p.role
+           ) AS members
+    FROM input AS i
+    LEFT JOIN inserted AS ins ON ins.id = i.message_id
+    ORDER BY i.position
+    """
+).bindparams(
+    bindparam("message_ids", type_=_UUIDS),
+    bindparam("conversation_ids", type_=_UUIDS),
+    bindparam("sender_ids", type_=_UUIDS),
+    bindparam("bodies", type_=_TEXTS),
+    bindparam("client_message_ids", type_=_TEXTS),
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated message waiting to be stored."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    body: str
+    client_message_id: str
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    draft: Draft
+    # Set when the draft was stored; None for a resend or a sender who is not a participant.
+    created_at: datetime | None
+    # The conversation's participants (empty when the conversation does not exist).
+    members: list[uuid.UUID]
+
+
+async def store_messages(session: AsyncSession, drafts: list[Draft]) -> list[StoreResult]:
+    """Insert ``drafts`` in the session's transaction; return one result per draft, in order."""
+    if not drafts:
+        return []
+
+    conversation_ids = sorted({draft.conversation_id for draft in drafts})
+    await session.execute(_LOCK_CONVERSATIONS, {"ids": conversation_ids})
+    rows = (
+        await session.execute(
+            _STORE_MESSAGES,
+            {
+                "message_ids": [draft.message_id for draft in drafts],
+                "conversation_ids": [draft.conversation_id for draft in drafts],
+                "sender_ids": [draft.sender_id for draft in drafts],
+                "bodies": [draft.body for draft in drafts],
+                "client_message_ids": [draft.client_message_id for draft in drafts],
+            },
+        )
+    ).all()
+
+    results = []
+    for draft, row in zip(drafts, rows, strict=True):
+        # asyncpg decodes uuid[] into its own UUID subclass; callers compare with uuid.UUID.
+        members = [uuid.UUID(str(member)) for member in row.members]
+        results.append(StoreResult(draft=draft, created_at=row.created_at, members=members))
+    return results
