@@ -80,6 +80,12 @@ def test_far_points_have_no_seat(index: NearestSeatIndex) -> None:
     assert index.nearest(24.9555, 53.4552, 50) is None  # Cascavel with signs dropped
 
 
+def test_invalid_coordinates_have_no_seat(index: NearestSeatIndex) -> None:
+    assert index.nearest(float("nan"), -53.4552, 50) is None
+    assert index.nearest(-24.9555, float("inf"), 50) is None
+    assert index.nearest(-91.0, -53.4552, 50) is None
+
+
 def test_limit_above_grid_padding_rejected(index: NearestSeatIndex) -> None:
     with pytest.raises(ValueError):
         index.nearest(-25.0, -50.0, MAX_SEARCH_KM + 1)

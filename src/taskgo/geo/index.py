@@ -89,6 +89,8 @@ class NearestSeatIndex:
         """Return (seat position, distance in km) of the nearest seat within `max_km`."""
         if max_km > MAX_SEARCH_KM:
             raise ValueError(f"max_km must be at most {MAX_SEARCH_KM}")
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+            return None  # also NaN, which fails every comparison
         row_float = (lat - self._south) / self._cell
         col_float = (lng - self._west) / self._cell
         row = int(row_float)
