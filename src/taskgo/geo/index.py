@@ -16,8 +16,9 @@ from taskgo.geo.haversine import haversine_km
 
 KM_PER_DEGREE_LAT = 111.19  # great-circle km per degree on the 6,371 km sphere (lower bound)
 MAX_SEARCH_KM = 200.0
-# Planar distances rank candidates within ~1 % of the haversine distance up to 200 km,
-# so every seat within this squared factor of the planar best is re-checked exactly.
+# Planar distances stay within an estimated 1 % of the haversine distance up to 200 km at
+# Brazil's latitudes, so every seat within this squared factor of the planar best is
+# re-checked with the haversine formula.
 _RECHECK_FACTOR_SQ = 1.03**2
 _RADIANS_PER_DEGREE = math.pi / 180
 
@@ -31,7 +32,8 @@ class NearestSeatIndex:
         if not seats:
             raise ValueError("the index needs at least one seat")
         self._cell = cell_degrees
-        # Pad the grid so that any point within MAX_SEARCH_KM of a seat falls inside it.
+        # Pad the grid so that any point within MAX_SEARCH_KM of a seat falls inside it
+        # (for seats within 60° of the equator, as all of Brazil's are).
         pad = MAX_SEARCH_KM / (KM_PER_DEGREE_LAT * math.cos(math.radians(60))) + cell_degrees
         self._south = min(lat for lat, _ in seats) - pad
         self._west = min(lng for _, lng in seats) - pad
