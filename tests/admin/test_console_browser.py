@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 
 from taskgo.db.session import session_scope
 from taskgo.jobs.inline import run_queued_jobs
+from tests.verification.conftest import skip_without_ocr
 from tests.verification.documents import (
     document_back,
     document_front,
@@ -28,6 +29,7 @@ async def dev_token(api: httpx.AsyncClient, *, uid: str, role: str, name: str) -
 
 
 async def submit_as(api: httpx.AsyncClient, token: str, *, selfie: bytes) -> str:
+    skip_without_ocr()
     headers = {"Authorization": f"Bearer {token}"}
     ids = {}
     for field, data, purpose in (

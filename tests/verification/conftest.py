@@ -10,7 +10,13 @@ import httpx
 import pytest
 
 from taskgo.users.models import User
-from tests.verification.documents import document_back, document_front, encode, portrait
+from tests.verification.documents import (
+    document_back,
+    document_front,
+    encode,
+    missing_system_deps,
+    portrait,
+)
 
 MakeUser = Callable[..., Awaitable[User]]
 Headers = Callable[..., dict[str, str]]
@@ -36,7 +42,14 @@ class ImageSet:
     selfie: bytes
 
 
+def skip_without_ocr() -> None:
+    missing = missing_system_deps()
+    if missing is not None:
+        pytest.skip(f"{missing} missing: run scripts/install-system-deps.sh")
+
+
 def good_images() -> ImageSet:
+    skip_without_ocr()
     return ImageSet(
         document_front=encode(document_front()),
         document_back=encode(document_back()),
@@ -54,6 +67,7 @@ def submit_images(client: httpx.AsyncClient, auth_headers: Headers) -> SubmitIma
     async def submit(
         user: User, images: ImageSet | None = None, **headers_extra: str
     ) -> httpx.Response:
+        skip_without_ocr()
         chosen = images or good_images()
         headers = auth_headers(user)
         body: dict[str, Any] = {

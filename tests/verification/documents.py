@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytesseract
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data as skimage_data
 
@@ -21,6 +25,26 @@ REGULAR_FONT = FONT_DIR / "DejaVuSans.ttf"
 BOLD_FONT = FONT_DIR / "DejaVuSans-Bold.ttf"
 
 EXIF_ORIENTATION_TAG = 0x0112
+
+
+@cache
+def missing_system_deps() -> str | None:
+    """Name what scripts/install-system-deps.sh would install that is missing, if any."""
+    if shutil.which("tesseract") is None:
+        return "tesseract-ocr"
+    if "por" not in pytesseract.get_languages(config=""):
+        return "tesseract-ocr-por"
+    if not REGULAR_FONT.is_file() or not BOLD_FONT.is_file():
+        return "fonts-dejavu-core"
+    return None
+
+
+# Tests that render documents and read them back need Tesseract and the DejaVu fonts. CI
+# installs them (as root); elsewhere the tests are skipped with the package's name.
+needs_ocr = pytest.mark.skipif(
+    missing_system_deps() is not None,
+    reason=f"{missing_system_deps()} missing: run scripts/install-system-deps.sh",
+)
 
 
 @dataclass(frozen=True)

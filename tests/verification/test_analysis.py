@@ -21,11 +21,14 @@ from tests.verification.documents import (
     document_back,
     document_front,
     encode,
+    needs_ocr,
     no_face,
     portrait,
     sideways_with_exif,
     two_faces,
 )
+
+pytestmark = needs_ocr
 
 TODAY = date(2026, 12, 4)
 JOSE = DocumentFields(

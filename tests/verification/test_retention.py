@@ -17,9 +17,11 @@ from taskgo.verification.models import VerificationSubmission
 from taskgo.verification.retention import purge_images
 from taskgo.verification.tasks import purge_images as purge_task
 from tests.verification.conftest import Headers, SubmitImages, upload_image
-from tests.verification.documents import encode, portrait
+from tests.verification.documents import encode, needs_ocr, portrait
 
 RETENTION_DAYS = 30
+
+pytestmark = needs_ocr
 
 
 async def decided_submission(

@@ -23,7 +23,16 @@ from taskgo.verification import review
 from taskgo.verification.extraction import age_on
 from taskgo.verification.models import VerificationSubmission
 from tests.verification.conftest import Headers, ImageSet, MakeUser, SubmitImages, upload_image
-from tests.verification.documents import Holder, document_back, document_front, encode, portrait
+from tests.verification.documents import (
+    Holder,
+    document_back,
+    document_front,
+    encode,
+    needs_ocr,
+    portrait,
+)
+
+pytestmark = needs_ocr
 
 
 async def submitted(
