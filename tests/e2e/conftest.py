@@ -101,7 +101,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 def _wait_worker(database_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Wait until the worker has registered itself; jobs queued earlier would wait anyway,
+    """Wait until the worker has registered itself. Jobs queued earlier would wait anyway,
     but the scenario's waits should not also cover the worker's start-up."""
     deadline = time.monotonic() + STARTUP_SECONDS
     with psycopg.connect(libpq_url(database_url), autocommit=True) as connection:

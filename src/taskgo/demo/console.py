@@ -47,7 +47,7 @@ class AdminConsole:
         return f"/admin/verifications/{submission_id}" in page.text
 
     async def approve(self, submission_id: str, *, cpf: str) -> str:
-        """Open the submission, approve it with the CPF read off the document; return the
+        """Open the submission and approve it with the CPF read off the document. Return the
         page the console redirects to."""
         detail = await self._http.get(f"/admin/verifications/{submission_id}")
         if detail.status_code != 200:

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from taskgo.demo.transport import Api, EventInbox
 
 Output = Callable[[str], None]
@@ -19,7 +17,7 @@ _PATH_PARAMETER = re.compile(r"\{[^}]*\}")
 
 
 def route_key(method: str, path: str) -> tuple[str, str]:
-    """Key of a route that ignores parameter names: ("post", "/api/purchases/{}/ship")."""
+    """Return a route's key without parameter names: ("post", "/api/purchases/{}/ship")."""
     return method.lower(), _PATH_PARAMETER.sub("{}", path)
 
 
@@ -60,7 +58,7 @@ def _show(value: Any) -> str:
 
 
 class Recorder:
-    """Prints each flow and step with its values, and keeps the values for the caller."""
+    """Printer of each flow and step with its values, which keeps the values for the caller."""
 
     def __init__(self, output: Output, result: ScenarioResult) -> None:
         self._output = output
@@ -97,7 +95,6 @@ class Recorder:
 @dataclass(slots=True)
 class Context:
     base_url: str
-    http: httpx.AsyncClient
     run_id: str
     rng: random.Random
     log: Recorder
@@ -125,7 +122,7 @@ class Context:
         ]
 
     def available(self, flow: str, *routes: tuple[str, str]) -> bool:
-        """Tell whether every route of `flow` exists; record a skip naming the missing ones."""
+        """Tell whether every route of `flow` exists, and record a skip naming any missing."""
         absent = self.missing(*routes)
         if absent:
             self.log.skip(flow, "not available: " + ", ".join(absent) + " missing on the server")
@@ -133,7 +130,7 @@ class Context:
         return True
 
     def requires(self, flow: str, *state_keys: str) -> bool:
-        """Tell whether earlier flows left the values `flow` builds on; record a skip if not."""
+        """Tell whether earlier flows left the values `flow` builds on, and record a skip if not."""
         absent = [key for key in state_keys if key not in self.state]
         if absent:
             needed = ", ".join(absent)

@@ -32,7 +32,7 @@ class Place:
 CASCAVEL_IBGE = 4104808
 FOZ_IBGE = 4108304
 
-# Points in the centre of each town, within about 1.5 km of the municipal seat.
+# Points in the centre of each town, about 1 km or less from the municipal seat.
 CASCAVEL = Place("Cascavel/PR", CASCAVEL_IBGE, -24.95728, -53.45904)
 CASCAVEL_NORTH = Place("Cascavel/PR", CASCAVEL_IBGE, -24.94851, -53.46130)
 FOZ = Place("Foz do Iguaçu/PR", FOZ_IBGE, -25.54268, -54.58271)
@@ -70,8 +70,13 @@ def format_cpf(cpf: str) -> str:
     return f"{cpf[:3]}.{cpf[3:6]}.{cpf[6:9]}-{cpf[9:]}"
 
 
+def mask_cpf(cpf: str) -> str:
+    """Return the CPF as the API shows it (`***.982.247-**`), for printing."""
+    return f"***.{cpf[3:6]}.{cpf[6:9]}-**"
+
+
 def s10_check_digit(serial: str) -> int:
-    """Check digit of an 8-digit S10 serial (UPU S10 standard, weights 8 6 4 2 3 5 9 7)."""
+    """Return the check digit of an 8-digit S10 serial (UPU S10, weights 8 6 4 2 3 5 9 7)."""
     remainder = sum(int(d) * w for d, w in zip(serial, _S10_WEIGHTS, strict=True)) % 11
     if remainder == 0:
         return 5
@@ -119,7 +124,8 @@ class BankDetails:
 def bank_details(
     rng: random.Random, *, bank: str, account_type: str, pix_key: str | None
 ) -> BankDetails:
-    """Random agency and account numbers, so a rerun never collides with earlier accounts."""
+    """Return random agency and account numbers, so a rerun does not collide with earlier
+    accounts."""
     return BankDetails(
         bank=bank,
         agency=f"{rng.randrange(1, 10_000):04d}",

@@ -108,7 +108,7 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 def identity_images(holder: Holder) -> dict[str, bytes]:
-    """JPEG bytes of the three images, keyed by the submit body's field names."""
+    """Return JPEG bytes of the three images, keyed by the submit body's field names."""
     return {
         "documentFront": jpeg(document_front(holder)),
         "documentBack": jpeg(document_back()),

@@ -9,7 +9,7 @@ from taskgo.demo import data
 from taskgo.demo.context import Actor, Context, short
 from taskgo.demo.transport import ApiError, DemoError, new_key
 
-# Listings are newest first; the demo's products are among the newest of their city.
+# Listings are newest first, so the demo's products are on the first page of their city.
 LISTING_LIMIT = 50
 
 _CATALOG: tuple[tuple[str, data.Place, dict[str, Any]], ...] = (
@@ -155,7 +155,7 @@ async def travel_to_foz(ctx: Context) -> None:
 
 
 async def service_order(ctx: Context) -> None:
-    ctx.log.flow("3", "client posts a service order; partners' sockets receive it")
+    ctx.log.flow("3", "client posts a service order and partners' sockets receive it")
     routes = (
         ("get", "/api/service-categories"),
         ("post", "/api/service-orders"),

@@ -50,7 +50,7 @@ async def _submit_identity(ctx: Context, partner: Actor) -> dict[str, Any]:
         submission=submitted["id"],
         status=submitted["status"],
         uploads=[short(value) for value in upload_ids.values()],
-        cpf_on_document=holder.cpf_formatted,
+        cpf_on_document=data.mask_cpf(cpf),
     )
 
 
@@ -69,7 +69,7 @@ async def verification(ctx: Context) -> None:
     if not ctx.available("flow 9 (verification)", *VERIFICATION_ROUTES):
         return
     if not ctx.console_available:
-        ctx.log.skip("flow 9 (verification)", "not available: the admin console at /admin")
+        ctx.log.skip("flow 9 (verification)", "not available: GET /admin/login did not return 200")
         return
 
     partners = [ctx.actor("paulo"), ctx.actor("rita")]

@@ -133,7 +133,7 @@ async def chat(ctx: Context) -> None:
 
 
 async def ship(ctx: Context) -> None:
-    ctx.log.flow("7", "seller ships with a Correios code; tracking advances")
+    ctx.log.flow("7", "seller ships with a Correios code and tracking advances")
     routes = (
         ("post", "/api/purchases/{purchase_id}/ship"),
         ("get", "/api/purchases/{purchase_id}/tracking"),

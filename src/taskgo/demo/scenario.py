@@ -147,7 +147,6 @@ async def run_scenario(
         console = await http.get("/admin/login")
         ctx = Context(
             base_url=base_url,
-            http=http,
             run_id=secrets.token_hex(4),
             rng=random.Random(secrets.randbits(64)),
             log=Recorder(output, result),

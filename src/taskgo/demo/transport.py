@@ -40,7 +40,8 @@ def _body(response: httpx.Response) -> Any:
 
 
 class Api:
-    """Requests as one signed-in user; `expect` lists the statuses that count as success."""
+    """Client of the API as one signed-in user. `expect` lists the statuses that count as
+    success."""
 
     def __init__(self, http: httpx.AsyncClient, *, token: str | None = None) -> None:
         self._http = http
