@@ -1,0 +1,115 @@
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from taskgo.chat import ratelimit
+from taskgo.chat.ratelimit import check_message_rate
+from taskgo.config import reset_settings
+from taskgo.errors import AppError
+from taskgo.realtime.redis_client import close_redis
+from taskgo.realtime.settings import reset_realtime_settings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def small_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CHAT_RATE_BURST", "3")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "2")
+    reset_realtime_settings()
+    yield
+    monkeypatch.undo()
+    reset_realtime_settings()
+
+
+@pytest.fixture
+async def with_redis(
+    monkeypatch: pytest.MonkeyPatch, small_bucket: None
+) -> AsyncIterator[None]:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except (redis.RedisError, OSError) as exc:
+        pytest.skip(f"Redis at 127.0.0.1:6379 is not reachable ({exc!r})")
+    monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    reset_settings()
+    yield
+    await close_redis()
+    monkeypatch.delenv("REDIS_URL")
+    reset_settings()
+
+
+async def _taken(user_id: uuid.UUID, attempts: int) -> list[int]:
+    """Return retryAfterMs per attempt, 0 for the allowed ones."""
+    waits = []
+    for _ in range(attempts):
+        try:
+            await check_message_rate(user_id)
+        except AppError as exc:
+            assert exc.code == "chat.rate_limited"
+            assert exc.status == 429
+            waits.append(int(exc.details["retryAfterMs"]))
+        else:
+            waits.append(0)
+    return waits
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_bucket_limits_burst() -> None:
+    user = uuid.uuid4()
+
+    waits = await _taken(user, 5)
+
+    assert waits[:3] == [0, 0, 0]
+    assert 0 < waits[3] <= 500
+    assert 0 < waits[4] <= 500
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_bucket_refills() -> None:
+    user = uuid.uuid4()
+    await _taken(user, 3)
+
+    await asyncio.sleep(0.6)
+
+    # 0.6 s at 2 tokens/s refills one token (and a fifth of another).
+    waits = await _taken(user, 2)
+    assert waits[0] == 0
+    assert 0 < waits[1] <= 500
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_buckets_are_per_user() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await _taken(first, 3)
+
+    assert await _taken(second, 3) == [0, 0, 0]
+    assert (await _taken(first, 1))[0] > 0
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_bucket_limits_burst() -> None:
+    user = uuid.uuid4()
+
+    waits = await _taken(user, 5)
+
+    assert waits[:3] == [0, 0, 0]
+    assert 0 < waits[3] <= 500
+    client = redis.Redis.from_url(REDIS_URL)
+    ttl = client.pttl(f"{ratelimit.KEY_PREFIX}{user}")
+    assert 0 < ttl <= 2500
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_bucket_refills() -> None:
+    user = uuid.uuid4()
+    await _taken(user, 3)
+
+    await asyncio.sleep(0.6)
+
+    # Redis's clock decides the refill: one token after 0.6 s at 2 tokens/s.
+    waits = await _taken(user, 2)
+    assert waits[0] == 0
+    assert 0 < waits[1] <= 500
