@@ -1,6 +1,6 @@
 """Chat delivery benchmark: the TaskGo Socket.IO gateway against a Node socket.io relay.
 
-1,000 sockets in 500 two-person rooms; messages are sent at fixed total rates (open loop)
+1,000 sockets in 500 two-person rooms. Messages are sent at fixed total rates (open loop),
 and the time from `send_message` to the other member's `new_message` is measured. The
 Python target stores every message in PostgreSQL before it is delivered; the Node relay
 only forwards it. Both are driven by the same harness (chat_harness.py).
@@ -75,8 +75,14 @@ class CpuProbe:
 
 
 def summarize(
-    target: str, rate: float, duration: float, results: list[StepResult], *,
-    server_cpu: float, total_cpu: float, load_average: float,
+    target: str,
+    rate: float,
+    duration: float,
+    results: list[StepResult],
+    *,
+    server_cpu: float,
+    total_cpu: float,
+    load_average: float,
 ) -> StepSummary:
     latencies = [value for result in results for value in result.latencies_ms]
     acks = [value for result in results for value in result.ack_latencies_ms]
@@ -110,8 +116,14 @@ def summarize(
 
 
 def run_target(
-    name: str, rooms: list[Room], *, rates: list[float], duration: float, drain: float,
-    harness_processes: int, cpu: CpuProbe,
+    name: str,
+    rooms: list[Room],
+    *,
+    rates: list[float],
+    duration: float,
+    drain: float,
+    harness_processes: int,
+    cpu: CpuProbe,
 ) -> list[StepSummary]:
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
@@ -144,12 +156,17 @@ def run_target(
             server_before, total_before = cpu.server(), cpu.total()
             for index, queue in enumerate(command_queues):
                 share = rate * len(shares[index]) / len(rooms)
-                queue.put(("step", Step(rate=share, start_ns=start_ns, duration=duration,
-                                        drain=drain)))
+                queue.put(
+                    ("step", Step(rate=share, start_ns=start_ns, duration=duration, drain=drain))
+                )
             step_results = [results_queue.get(timeout=duration + drain + 120)[2] for _ in processes]
             summary = summarize(
-                name, rate, duration, step_results,
-                server_cpu=cpu.server() - server_before, total_cpu=cpu.total() - total_before,
+                name,
+                rate,
+                duration,
+                step_results,
+                server_cpu=cpu.server() - server_before,
+                total_cpu=cpu.total() - total_before,
                 load_average=load_average,
             )
             summaries.append(summary)
@@ -195,25 +212,47 @@ def node_rooms(url: str, count: int) -> list[Room]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--targets", default="python,node",
-                        help="Comma-separated targets to run, in order: python, node.")
+    parser.add_argument(
+        "--targets",
+        default="python,node",
+        help="Comma-separated targets to run, in order: python, node.",
+    )
     parser.add_argument("--rooms", type=int, default=500, help="Two-person rooms (sockets = 2x).")
-    parser.add_argument("--rates", default="250,500,1000,1500,2000,3000,4000,6000,8000,12000",
-                        help="Total messages per second of each step, comma-separated.")
+    parser.add_argument(
+        "--rates",
+        default="250,500,1000,1500,2000,3000,4000,6000,8000,12000",
+        help="Total messages per second of each step, comma-separated.",
+    )
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per rate step.")
-    parser.add_argument("--drain", type=float, default=5.0,
-                        help="Seconds to wait for late deliveries after a step.")
-    parser.add_argument("--harness-processes", type=int, default=2,
-                        help="Load-generating processes sharing the rooms.")
-    parser.add_argument("--python-processes", type=int, default=1,
-                        help="taskgo serve processes; above 1 they share Redis and the buyer "
-                             "and seller of a room use different processes.")
-    parser.add_argument("--database-server", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server on which a bench database is created and dropped.")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
-                        help="Redis for --python-processes above 1.")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="Write the step summaries as JSON to this file.")
+    parser.add_argument(
+        "--drain", type=float, default=5.0, help="Seconds to wait for late deliveries after a step."
+    )
+    parser.add_argument(
+        "--harness-processes",
+        type=int,
+        default=2,
+        help="Load-generating processes sharing the rooms.",
+    )
+    parser.add_argument(
+        "--python-processes",
+        type=int,
+        default=1,
+        help="taskgo serve processes; above 1 they share Redis and the buyer "
+        "and seller of a room use different processes.",
+    )
+    parser.add_argument(
+        "--database-server",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server on which a bench database is created and dropped.",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis for --python-processes above 1.",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="Write the step summaries as JSON to this file."
+    )
     return parser.parse_args(argv)
 
 
@@ -225,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, "-m", "bench.chat_bench", *sys.argv[1:]]),
         "cpus": os.cpu_count(),
         "node": subprocess.run(
-            ["node", "--version"], capture_output=True, text=True  # noqa: S607
+            ["node", "--version"],
+            capture_output=True,
+            text=True,  # noqa: S607
         ).stdout.strip(),
         "rooms": args.rooms,
         "duration": args.duration,
@@ -255,8 +296,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"unknown target {target!r}; use python or node")
 
             summaries = run_target(
-                target, rooms, rates=rates, duration=args.duration, drain=args.drain,
-                harness_processes=args.harness_processes, cpu=cpu,
+                target,
+                rooms,
+                rates=rates,
+                duration=args.duration,
+                drain=args.drain,
+                harness_processes=args.harness_processes,
+                cpu=cpu,
             )
             report["steps"].extend(asdict(summary) for summary in summaries)
             best = highest_held(summaries)

@@ -66,7 +66,7 @@ class BenchSocket:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def emit(self, event: str, data: Any) -> asyncio.Future[Any]:
-        """Send an event that asks for an ack; return a future resolved with the ack data."""
+        """Send an event with an ack id; return a future resolved with the ack data."""
         assert self._ws is not None
         ack_id = next(self._ack_ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -33,7 +33,7 @@ def _wait_http(url: str, *, timeout: float = 60.0) -> None:
         except Exception as exc:
             last_error = exc
         time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s: {last_error!r}")
+    raise RuntimeError(f"{url} did not respond within {timeout:.0f} s: {last_error!r}")
 
 
 def process_cpu_seconds(pids: list[int]) -> float:
@@ -74,10 +74,13 @@ class NodeRelay:
             raise RuntimeError("node is not installed; run only --targets python")
         if not (NODE_DIR / "node_modules" / "socket.io").exists():
             subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True  # noqa: S607
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=NODE_DIR,
+                check=True,  # noqa: S607
             )
         self.process = subprocess.Popen(  # noqa: S603 - fixed command and a port number
-            ["node", "relay.js", str(self.port)], cwd=NODE_DIR  # noqa: S607
+            ["node", "relay.js", str(self.port)],
+            cwd=NODE_DIR,  # noqa: S607
         )
         _wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling")
         return self
@@ -86,7 +89,9 @@ class NodeRelay:
         return process_cpu_seconds([self.process.pid] if self.process else [])
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
         if self.process is not None:
@@ -183,8 +188,14 @@ class PythonGateway:
                 connection.execute(
                     "INSERT INTO users (id, firebase_uid, role, name) VALUES "
                     "(%s, %s, 'client', %s), (%s, %s, 'partner', %s)",
-                    (buyer_id, buyer_uid, f"Comprador {index}", seller_id, seller_uid,
-                     f"Vendedor {index}"),
+                    (
+                        buyer_id,
+                        buyer_uid,
+                        f"Comprador {index}",
+                        seller_id,
+                        seller_uid,
+                        f"Vendedor {index}",
+                    ),
                 )
                 connection.execute(
                     "INSERT INTO conversations (id, type, purchase_id) "
@@ -201,17 +212,31 @@ class PythonGateway:
                 buyer_url = f"http://127.0.0.1:{self.ports[0]}"
                 seller_url = f"http://127.0.0.1:{self.ports[1 % len(self.ports)]}"
                 members = (
-                    Member(url=buyer_url, auth={"token": issuer.issue(
-                        uid=buyer_uid, role="client", name=f"Comprador {index}")}),
-                    Member(url=seller_url, auth={"token": issuer.issue(
-                        uid=seller_uid, role="partner", name=f"Vendedor {index}")}),
+                    Member(
+                        url=buyer_url,
+                        auth={
+                            "token": issuer.issue(
+                                uid=buyer_uid, role="client", name=f"Comprador {index}"
+                            )
+                        },
+                    ),
+                    Member(
+                        url=seller_url,
+                        auth={
+                            "token": issuer.issue(
+                                uid=seller_uid, role="partner", name=f"Vendedor {index}"
+                            )
+                        },
+                    ),
                 )
                 rooms.append(Room(conversation_id=str(conversation_id), members=members))
             connection.commit()
         return rooms
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
         for server in self.servers:

@@ -31,8 +31,8 @@ class Conversation(UUIDPrimaryKey, Timestamps, Base):
     )
 
     type: Mapped[str] = mapped_column(String(32))
-    # NOTE: no foreign key, because the purchases table is created by a later migration;
-    # conversations are only created from a purchase read through the purchases service.
+    # NOTE: no foreign key, because the purchases table is created by a later migration.
+    # Conversations are only created from a purchase read through the purchases service.
     purchase_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
     # Timestamp of the newest message. Each new message gets a later one, taken while this
     # row is locked, so messages are ordered by commit within a conversation.

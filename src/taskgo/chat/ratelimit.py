@@ -1,7 +1,7 @@
 """Per-user token bucket for new chat messages.
 
 With Redis the bucket is one hash per user, updated by a Lua script so that all server
-processes share it; the script reads Redis's clock, so process clocks need not agree.
+processes share it. The script reads Redis's clock, so process clocks need not agree.
 Without Redis the buckets live in this process.
 """
 
@@ -63,7 +63,7 @@ class _LocalBuckets:
 _local = _LocalBuckets()
 
 # Buckets that have refilled completely carry no state, so they are dropped once this many
-# accumulate; that bounds memory by the number of recently active users.
+# accumulate. Memory is then bounded by the number of recently active users.
 _PRUNE_THRESHOLD = 10_000
 
 

@@ -1,6 +1,6 @@
 """Sending messages: validation, the batched write, the `new_message` event and pushes.
 
-The HTTP route sends one message in its request transaction; the Socket.IO path goes
+The HTTP route sends one message in its request transaction. The Socket.IO path goes
 through ``taskgo.chat.writer``, which writes the messages of many sockets in one
 transaction. Both end in ``write_messages``.
 """
@@ -87,9 +87,9 @@ async def write_messages(
 ) -> list[SentMessage | AppError]:
     """Store the drafts and queue their events and offline pushes; one outcome per draft.
 
-    Idempotent by clientMessageId per sender: a resend with the same body gets the stored
-    message and announces nothing, a resend with another body gets a 409 error, and a
-    sender who is not a participant gets the 404 that hides the conversation.
+    Idempotent by clientMessageId per sender. A resend with the same body gets the stored
+    message and announces nothing. A resend with another body gets a 409 error. A sender
+    who is not a participant gets the 404 that hides the conversation.
     """
     results = await store_messages(session, [item.draft for item in outgoing])
     unsent = [result for result in results if result.created_at is None]

@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 
 def conversation_not_found() -> AppError:
-    """The error for an unknown conversation and for one the caller does not take part in."""
+    """Build the 404 for an unknown conversation and for one the caller is not part of."""
     return AppError("chat.conversation_not_found", status=404)
 
 
@@ -121,7 +121,7 @@ async def list_messages(
 
     Without ``after_message_id`` pages go from the newest message back. With it, pages go
     forward in send order starting just after that message, which is how a client that was
-    offline catches up; its next page takes the same ``after`` plus the returned cursor.
+    offline catches up. Its next page takes the same ``after`` plus the returned cursor.
     """
     await require_participant(session, conversation_id=conversation_id, user_id=user_id)
     query = select(Message).where(Message.conversation_id == conversation_id)

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _UUIDS = ARRAY(UUID(as_uuid=True))
 _TEXTS = ARRAY(TEXT())
 
-# Locks are taken in id order, so batches that share conversations never deadlock. They are
-# held until commit, so writers of one chat go one after another; the timestamps are taken
-# by the next statement, after the locks, so a message that commits later always sorts
-# later. That is what lets a client page forward from any message without gaps.
+# Locks are taken in id order, so two batches that share conversations cannot deadlock on
+# them. They are held until commit, so writers of one chat go one after another. The next
+# statement takes the timestamps after the locks, so a message that commits later sorts
+# later, which lets a client page forward from any message without gaps.
 _LOCK_CONVERSATIONS = text(
     "SELECT id FROM conversations WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
 ).bindparams(bindparam("ids", type_=_UUIDS))

@@ -24,7 +24,7 @@ _CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 def normalize_body(body: object) -> str:
     """Return the stored form of a message body or raise AppError (field ``body``).
 
-    CRLF and lone CR become LF; surrounding whitespace is trimmed; the result must hold
+    CRLF and lone CR become LF, and surrounding whitespace is trimmed. The result must have
     1 to 4,000 characters (code points) and no control characters other than LF and tab.
     """
     if not isinstance(body, str):

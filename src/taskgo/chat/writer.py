@@ -2,8 +2,8 @@
 
 Each message alone would cost a transaction (begin, pool check, write, commit), which is
 most of the CPU a chat message uses. Sockets instead hand their messages to a writer that
-stores whatever is waiting in one transaction: under low load a batch holds one message,
-so latency does not grow, and under high load the cost of a transaction is shared.
+stores whatever is waiting in one transaction. Under low load a batch contains one message,
+so latency does not grow. Under high load the cost of a transaction is shared.
 """
 
 from __future__ import annotations

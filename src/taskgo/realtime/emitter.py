@@ -29,8 +29,8 @@ _external = _ExternalEmitter()
 
 
 def _snapshot(data: Any) -> Any:
-    # Encoding now fails in the request that built the payload, before its commit, instead of
-    # after it; it also freezes the payload against later changes to the caller's objects.
+    # Encoding now makes a bad payload fail in the request that built it, before its commit.
+    # The copy also freezes the payload against later changes to the caller's objects.
     return OrjsonCodec.loads(OrjsonCodec.dumps(data))
 
 
@@ -60,8 +60,11 @@ async def emit_now(
     rooms gets the event once. In a process that serves Socket.IO the server's manager is
     used; elsewhere (a worker) the event is published on Redis for the server processes.
     Returns False, after logging, when the event could not be handed to the transport,
-    because realtime delivery is best effort: clients recover missed events from the HTTP
-    history.
+    and never raises, because realtime delivery is best effort: clients recover missed
+    events from the HTTP history.
+
+    NOTE: python-socketio's Redis manager retries a failed publish once, then logs and
+    drops it, so True means "handed to the manager", not "published".
     """
     target = _rooms(room)
     payload = _snapshot(data)
