@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
 MAX_PRICE_CENTAVOS = 100_000_000  # R$ 1,000,000.00
+
+# Amounts arrive as text from clients: a bound on their length keeps parsing cheap, and
+# a value with more integer digits than this is out of range whatever the maximum.
+_MAX_AMOUNT_CHARS = 64
+_MAX_INTEGER_DIGITS = 18
+# Exact arithmetic: any rounding or overflow raises instead of silently changing the value.
+_EXACT = Context(
+    prec=40,
+    Emax=_MAX_INTEGER_DIGITS + 3,
+    Emin=-999_999,
+    traps=[Inexact, Overflow, InvalidOperation],
+)
 
 
 def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CENTAVOS) -> int:
@@ -29,6 +41,8 @@ def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CEN
             raise PydanticCustomError("money.decimal_comma", "use a dot as decimal separator")
     else:
         raise PydanticCustomError("money.invalid", "invalid amount")
+    if len(text) > _MAX_AMOUNT_CHARS:
+        raise PydanticCustomError("money.invalid", "invalid amount")
 
     try:
         amount = Decimal(text)
@@ -36,11 +50,20 @@ def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CEN
         raise PydanticCustomError("money.invalid", "invalid amount") from None
     if not amount.is_finite():
         raise PydanticCustomError("money.invalid", "invalid amount")
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+    # Range first: huge exponents ("1e999999999") or long coefficients overflow the
+    # decimal context in the arithmetic below, which raises instead of rounding.
+    if amount.adjusted() > _MAX_INTEGER_DIGITS:
+        raise PydanticCustomError(
+            "money.too_large", "amount too large", {"maximum": format_centavos(maximum)}
+        )
+    try:
+        scaled = amount.scaleb(2, _EXACT)
+    except ArithmeticError:  # Inexact, because the amount has digits below the centavo
+        raise PydanticCustomError("money.too_many_decimals", "at most two decimal places") from None
+    if scaled != scaled.to_integral_value():
         raise PydanticCustomError("money.too_many_decimals", "at most two decimal places")
 
-    centavos = int((amount * 100).to_integral_value())
+    centavos = int(scaled)
     if centavos < minimum:
         raise PydanticCustomError(
             "money.too_small", "amount too small", {"minimum": format_centavos(minimum)}

@@ -20,6 +20,9 @@ from taskgo.money import fee_centavos, format_centavos, parse_centavos
         ("1000000", 100_000_000),
         ("5.10", 510),
         (0.1, 10),
+        ("19.990", 1999),
+        ("1.5e1", 1500),
+        ("1E+2", 10_000),
     ],
 )
 def test_parse_exact(value: object, expected: int) -> None:
@@ -38,6 +41,15 @@ def test_parse_exact(value: object, expected: int) -> None:
         ("NaN", "money.invalid"),
         ("Infinity", "money.invalid"),
         (True, "money.invalid"),
+        # Values whose decimal arithmetic overflows or exceeds the context precision
+        # used to escape as decimal exceptions (a 500) instead of a field error.
+        ("1e999999999", "money.too_large"),
+        ("123456789012345678901234567890.001", "money.too_large"),
+        ("1e-999999999", "money.too_many_decimals"),
+        ("0." + "0" * 40 + "1", "money.too_many_decimals"),
+        (1e308, "money.too_large"),
+        (5e-324, "money.too_many_decimals"),
+        ("9" * 200, "money.invalid"),
     ],
 )
 def test_parse_rejects(value: object, code: str) -> None:
