@@ -133,8 +133,9 @@ class Worker:
         gc.collect()
         gc.disable()
         try:
-            return await self._run_step(step, seq_base=seq_base, total=total,
-                                        interval_ns=interval_ns, rooms=rooms)
+            return await self._run_step(
+                step, seq_base=seq_base, total=total, interval_ns=interval_ns, rooms=rooms
+            )
         finally:
             gc.enable()
 

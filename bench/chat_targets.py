@@ -74,13 +74,13 @@ class NodeRelay:
             raise RuntimeError("node is not installed; run only --targets python")
         if not (NODE_DIR / "node_modules" / "socket.io").exists():
             subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund"],
+                ["npm", "ci", "--no-audit", "--no-fund"],  # noqa: S607 - fixed command
                 cwd=NODE_DIR,
-                check=True,  # noqa: S607
+                check=True,
             )
         self.process = subprocess.Popen(  # noqa: S603 - fixed command and a port number
-            ["node", "relay.js", str(self.port)],
-            cwd=NODE_DIR,  # noqa: S607
+            ["node", "relay.js", str(self.port)],  # noqa: S607
+            cwd=NODE_DIR,
         )
         _wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling")
         return self

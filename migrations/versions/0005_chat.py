@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("client_message_id", sa.String(64), nullable=False),
         _timestamp("created_at", nullable=False),
-        sa.CheckConstraint(
-            "char_length(body) BETWEEN 1 AND 4000", name="ck_messages_body_length"
-        ),
+        sa.CheckConstraint("char_length(body) BETWEEN 1 AND 4000", name="ck_messages_body_length"),
         sa.CheckConstraint(
             "char_length(client_message_id) BETWEEN 1 AND 64", name="ck_messages_client_id"
         ),
@@ -88,9 +86,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("last_read_message_id", sa.UUID()),
         _timestamp("last_read_at"),
-        sa.CheckConstraint(
-            "role IN ('buyer', 'seller')", name="ck_conversation_participants_role"
-        ),
+        sa.CheckConstraint("role IN ('buyer', 'seller')", name="ck_conversation_participants_role"),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
@@ -109,12 +105,8 @@ def upgrade() -> None:
             name="fk_conversation_participants_last_read_message_id_messages",
             ondelete="SET NULL",
         ),
-        sa.PrimaryKeyConstraint(
-            "conversation_id", "user_id", name="pk_conversation_participants"
-        ),
-        sa.UniqueConstraint(
-            "conversation_id", "role", name="uq_conversation_participants_role"
-        ),
+        sa.PrimaryKeyConstraint("conversation_id", "user_id", name="pk_conversation_participants"),
+        sa.UniqueConstraint("conversation_id", "role", name="uq_conversation_participants_role"),
     )
     op.create_index(
         "ix_conversation_participants_user_id", "conversation_participants", ["user_id"]

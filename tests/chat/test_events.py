@@ -35,8 +35,9 @@ async def chat(make_live_user: MakeUser) -> Chat:
     return Chat(conversation.id, buyer, seller)
 
 
-async def _joined(connect_socket: ConnectSocket, token_for: Any, user: User, chat: Chat,
-                  **kwargs: Any) -> TestSocket:
+async def _joined(
+    connect_socket: ConnectSocket, token_for: Any, user: User, chat: Chat, **kwargs: Any
+) -> TestSocket:
     socket = await connect_socket(auth={"token": token_for(user)}, **kwargs)
     reply = await socket.call("join_conversation", {"conversationId": str(chat.id)})
     assert reply == {"ok": True}
@@ -46,15 +47,19 @@ async def _joined(connect_socket: ConnectSocket, token_for: Any, user: User, cha
 def _send(socket: TestSocket, chat: Chat, body: str, client_id: str | None = None) -> Any:
     return socket.call(
         "send_message",
-        {"conversationId": str(chat.id), "body": body,
-         "clientMessageId": client_id or uuid.uuid4().hex},
+        {
+            "conversationId": str(chat.id),
+            "body": body,
+            "clientMessageId": client_id or uuid.uuid4().hex,
+        },
     )
 
 
 async def _stored(chat: Chat) -> list[Message]:
     async with session_scope() as session:
         result = await session.scalars(
-            select(Message).where(Message.conversation_id == chat.id)
+            select(Message)
+            .where(Message.conversation_id == chat.id)
             .order_by(Message.created_at, Message.id)
         )
         return list(result)
@@ -72,14 +77,16 @@ async def test_message_reaches_other_participant_once(
     assert ack["duplicate"] is False
     received = await seller.inbox.wait_for("new_message")
     await seller.inbox.settle()
-    assert received == [{
-        "id": ack["id"],
-        "conversationId": str(chat.id),
-        "senderId": str(chat.buyer.id),
-        "body": "Quando chega?",
-        "clientMessageId": "c-1",
-        "createdAt": received[0]["createdAt"],
-    }]
+    assert received == [
+        {
+            "id": ack["id"],
+            "conversationId": str(chat.id),
+            "senderId": str(chat.buyer.id),
+            "body": "Quando chega?",
+            "clientMessageId": "c-1",
+            "createdAt": received[0]["createdAt"],
+        }
+    ]
     # The sending socket gets the ack instead of the event.
     assert buyer.inbox.events["new_message"] == []
     stored = await _stored(chat)
@@ -148,14 +155,21 @@ async def test_outsider_join_rejected_and_hears_nothing(
         ({"body": "x" * 4001}, "chat.body_too_long", "body"),
         ({"body": "oi\x00"}, "chat.body_control_character", "body"),
         ({"body": 12}, "chat.body_invalid", "body"),
-        ({"body": "oi", "clientMessageId": ""}, "chat.client_message_id_invalid",
-         "clientMessageId"),
+        (
+            {"body": "oi", "clientMessageId": ""},
+            "chat.client_message_id_invalid",
+            "clientMessageId",
+        ),
         ({"body": "oi", "conversationId": "not-a-uuid"}, "chat.id_invalid", "conversationId"),
     ],
 )
 async def test_invalid_message_rejected_with_field(
-    connect_socket: ConnectSocket, token_for: Any, chat: Chat,
-    payload: dict[str, Any], code: str, field: str,
+    connect_socket: ConnectSocket,
+    token_for: Any,
+    chat: Chat,
+    payload: dict[str, Any],
+    code: str,
+    field: str,
 ) -> None:
     buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
     data = {"conversationId": str(chat.id), "clientMessageId": "c-1", **payload}
@@ -171,8 +185,9 @@ async def test_invalid_message_rejected_with_field(
 async def test_error_ack_in_english(
     connect_socket: ConnectSocket, token_for: Any, chat: Chat
 ) -> None:
-    english = await _joined(connect_socket, token_for, chat.buyer, chat,
-                            headers={"Accept-Language": "en"})
+    english = await _joined(
+        connect_socket, token_for, chat.buyer, chat, headers={"Accept-Language": "en"}
+    )
     portuguese = await _joined(connect_socket, token_for, chat.buyer, chat)
 
     in_english = await _send(english, chat, "")
@@ -210,13 +225,19 @@ async def test_messages_keep_send_order(
 
     # Emitted without waiting for acks: the server must still store them in send order.
     buyer_acks = [
-        buyer.client.call("send_message", {"conversationId": str(chat.id), "body": f"b{i}",
-                                           "clientMessageId": f"b{i}"}, timeout=10)
+        buyer.client.call(
+            "send_message",
+            {"conversationId": str(chat.id), "body": f"b{i}", "clientMessageId": f"b{i}"},
+            timeout=10,
+        )
         for i in range(15)
     ]
     seller_acks = [
-        seller.client.call("send_message", {"conversationId": str(chat.id), "body": f"s{i}",
-                                            "clientMessageId": f"s{i}"}, timeout=10)
+        seller.client.call(
+            "send_message",
+            {"conversationId": str(chat.id), "body": f"s{i}", "clientMessageId": f"s{i}"},
+            timeout=10,
+        )
         for i in range(15)
     ]
     await asyncio.gather(*buyer_acks, *seller_acks)
@@ -237,10 +258,12 @@ async def test_read_receipt_reaches_sender(
     seller = await _joined(connect_socket, token_for, chat.seller, chat)
     ack = await _send(buyer, chat, "Chegou?")
 
-    reply = await seller.call("messages_read", {"conversationId": str(chat.id),
-                                                "messageId": ack["id"]})
-    again = await seller.call("messages_read", {"conversationId": str(chat.id),
-                                                "messageId": ack["id"]})
+    reply = await seller.call(
+        "messages_read", {"conversationId": str(chat.id), "messageId": ack["id"]}
+    )
+    again = await seller.call(
+        "messages_read", {"conversationId": str(chat.id), "messageId": ack["id"]}
+    )
 
     assert reply == {"ok": True, "lastReadMessageId": ack["id"]}
     assert again == {"ok": True, "lastReadMessageId": ack["id"]}
@@ -258,8 +281,9 @@ async def test_read_receipt_unknown_message_rejected(
 ) -> None:
     seller = await _joined(connect_socket, token_for, chat.seller, chat)
 
-    reply = await seller.call("messages_read", {"conversationId": str(chat.id),
-                                                "messageId": str(uuid.uuid4())})
+    reply = await seller.call(
+        "messages_read", {"conversationId": str(chat.id), "messageId": str(uuid.uuid4())}
+    )
 
     assert reply["error"]["code"] == "chat.message_not_found"
     assert reply["error"]["field"] == "messageId"

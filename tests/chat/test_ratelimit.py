@@ -26,9 +26,7 @@ def small_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-async def with_redis(
-    monkeypatch: pytest.MonkeyPatch, small_bucket: None
-) -> AsyncIterator[None]:
+async def with_redis(monkeypatch: pytest.MonkeyPatch, small_bucket: None) -> AsyncIterator[None]:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
     except (redis.RedisError, OSError) as exc:

@@ -47,8 +47,13 @@ async def _chat_id(client: httpx.AsyncClient, headers: dict[str, str], purchase:
     return str(response.json()["conversationId"])
 
 
-async def _post(client: httpx.AsyncClient, headers: dict[str, str], chat_id: str,
-                body: Any, client_id: str | None = None) -> httpx.Response:
+async def _post(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    chat_id: str,
+    body: Any,
+    client_id: str | None = None,
+) -> httpx.Response:
     return await client.post(
         f"/api/conversations/{chat_id}/messages",
         json={"body": body, "clientMessageId": client_id or uuid.uuid4().hex},
@@ -77,10 +82,12 @@ async def test_purchase_chat_hidden_from_outsider(
 ) -> None:
     purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
 
-    outsider = await client.get(f"/api/purchases/{purchase.id}/chat",
-                                headers=auth_headers(people["outsider"]))
-    unknown = await client.get(f"/api/purchases/{uuid.uuid4()}/chat",
-                               headers=auth_headers(people["buyer"]))
+    outsider = await client.get(
+        f"/api/purchases/{purchase.id}/chat", headers=auth_headers(people["outsider"])
+    )
+    unknown = await client.get(
+        f"/api/purchases/{uuid.uuid4()}/chat", headers=auth_headers(people["buyer"])
+    )
     anonymous = await client.get(f"/api/purchases/{purchase.id}/chat")
 
     assert outsider.status_code == 404
@@ -101,8 +108,9 @@ async def test_conversation_detail_with_unread_count(
         posted = await _post(client, auth_headers(people["buyer"]), chat_id, f"m{index}")
         assert posted.status_code == 201
 
-    response = await client.get(f"/api/conversations/{chat_id}",
-                                headers=auth_headers(people["seller"]))
+    response = await client.get(
+        f"/api/conversations/{chat_id}", headers=auth_headers(people["seller"])
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -111,10 +119,12 @@ async def test_conversation_detail_with_unread_count(
     assert body["purchaseId"] == str(purchase.id)
     assert body["unreadCount"] == 3
     assert {(p["userId"], p["role"]) for p in body["participants"]} == {
-        (str(people["buyer"].id), "buyer"), (str(people["seller"].id), "seller"),
+        (str(people["buyer"].id), "buyer"),
+        (str(people["seller"].id), "seller"),
     }
-    hidden = await client.get(f"/api/conversations/{chat_id}",
-                              headers=auth_headers(people["outsider"]))
+    hidden = await client.get(
+        f"/api/conversations/{chat_id}", headers=auth_headers(people["outsider"])
+    )
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "chat.conversation_not_found"
 
@@ -150,15 +160,22 @@ async def test_post_message_idempotent(
     ],
 )
 async def test_post_message_invalid_422(
-    client: httpx.AsyncClient, db: AsyncSession, people: dict[str, User], auth_headers: Headers,
-    body: str, client_id: str, code: str, field: str,
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    people: dict[str, User],
+    auth_headers: Headers,
+    body: str,
+    client_id: str,
+    code: str,
+    field: str,
 ) -> None:
     purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
     chat_id = await _chat_id(client, auth_headers(people["buyer"]), purchase)
 
     portuguese = await _post(client, auth_headers(people["buyer"]), chat_id, body, client_id)
-    english = await _post(client, auth_headers(people["buyer"], **{"Accept-Language": "en"}),
-                          chat_id, body, client_id)
+    english = await _post(
+        client, auth_headers(people["buyer"], **{"Accept-Language": "en"}), chat_id, body, client_id
+    )
 
     assert portuguese.status_code == 422
     assert portuguese.json()["error"]["code"] == code
@@ -245,10 +262,12 @@ async def test_mark_read_route(
     first = (await _post(client, buyer, chat_id, "um")).json()["id"]
     second = (await _post(client, buyer, chat_id, "dois")).json()["id"]
 
-    newer = await client.post(f"/api/conversations/{chat_id}/read", json={"messageId": second},
-                              headers=seller)
-    older = await client.post(f"/api/conversations/{chat_id}/read", json={"messageId": first},
-                              headers=seller)
+    newer = await client.post(
+        f"/api/conversations/{chat_id}/read", json={"messageId": second}, headers=seller
+    )
+    older = await client.post(
+        f"/api/conversations/{chat_id}/read", json={"messageId": first}, headers=seller
+    )
     detail = (await client.get(f"/api/conversations/{chat_id}", headers=seller)).json()
 
     assert newer.status_code == 200
@@ -267,10 +286,17 @@ async def test_offline_participant_gets_push(
     response = await _post(client, auth_headers(people["buyer"]), chat_id, long_body)
 
     assert response.status_code == 201
-    rows = (await db.execute(
-        select(Notification.user_id, Notification.kind, Notification.title, Notification.body,
-               Notification.data)
-    )).all()
+    rows = (
+        await db.execute(
+            select(
+                Notification.user_id,
+                Notification.kind,
+                Notification.title,
+                Notification.body,
+                Notification.data,
+            )
+        )
+    ).all()
     assert len(rows) == 1
     row = rows[0]
     assert row.user_id == people["seller"].id

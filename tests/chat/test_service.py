@@ -23,8 +23,13 @@ async def _conversation(
     return conversation, buyer.id, seller.id
 
 
-async def _send(db: AsyncSession, conversation_id: uuid.UUID, sender: uuid.UUID, body: str,
-                client_id: str | None = None) -> sending.SentMessage:
+async def _send(
+    db: AsyncSession,
+    conversation_id: uuid.UUID,
+    sender: uuid.UUID,
+    body: str,
+    client_id: str | None = None,
+) -> sending.SentMessage:
     return await sending.send_message(
         db,
         conversation_id=conversation_id,
@@ -49,11 +54,13 @@ async def test_order_conversation_created_once(db: AsyncSession, make_user: Make
     assert first.id == second.id
     assert first.type == "order_chat"
     assert first.purchase_id == purchase_id
-    rows = (await db.execute(
-        select(ConversationParticipant.user_id, ConversationParticipant.role)
-        .where(ConversationParticipant.conversation_id == first.id)
-        .order_by(ConversationParticipant.role)
-    )).all()
+    rows = (
+        await db.execute(
+            select(ConversationParticipant.user_id, ConversationParticipant.role)
+            .where(ConversationParticipant.conversation_id == first.id)
+            .order_by(ConversationParticipant.role)
+        )
+    ).all()
     assert [(row.user_id, row.role) for row in rows] == [(buyer.id, "buyer"), (seller.id, "seller")]
 
 
@@ -93,8 +100,9 @@ async def test_resend_returns_same_message(db: AsyncSession, make_user: MakeUser
     assert again.message.id == first.message.id
     assert again.message.created_at == first.message.created_at
     assert len(db.info[AFTER_COMMIT_KEY]) == queued
-    count = await db.scalar(select(func.count()).select_from(Message).where(
-        Message.conversation_id == conversation.id))
+    count = await db.scalar(
+        select(func.count()).select_from(Message).where(Message.conversation_id == conversation.id)
+    )
     assert count == 1
 
 
@@ -185,7 +193,11 @@ async def test_history_after_message_forward(db: AsyncSession, make_user: MakeUs
     cursor = None
     for _ in range(5):
         page, cursor = await service.list_messages(
-            db, conversation_id=conversation.id, user_id=seller, cursor=cursor, limit=2,
+            db,
+            conversation_id=conversation.id,
+            user_id=seller,
+            cursor=cursor,
+            limit=2,
             after_message_id=sent[2].message.id,
         )
         seen.extend(message.body for message in page)
@@ -204,7 +216,11 @@ async def test_history_after_foreign_message_rejected(
 
     with pytest.raises(AppError) as caught:
         await service.list_messages(
-            db, conversation_id=first.id, user_id=buyer, cursor=None, limit=10,
+            db,
+            conversation_id=first.id,
+            user_id=buyer,
+            cursor=None,
+            limit=10,
             after_message_id=foreign.message.id,
         )
     assert caught.value.code == "chat.message_not_found"

@@ -17,8 +17,9 @@ from taskgo.errors import AppError
 from tests.conftest import MakeUser
 
 
-def _draft(conversation_id: uuid.UUID, sender_id: uuid.UUID, body: str,
-           client_id: str | None = None) -> Draft:
+def _draft(
+    conversation_id: uuid.UUID, sender_id: uuid.UUID, body: str, client_id: str | None = None
+) -> Draft:
     return Draft(
         message_id=uuid.uuid4(),
         conversation_id=conversation_id,
@@ -28,9 +29,7 @@ def _draft(conversation_id: uuid.UUID, sender_id: uuid.UUID, body: str,
     )
 
 
-async def _chat(
-    db: AsyncSession, make_user: MakeUser
-) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+async def _chat(db: AsyncSession, make_user: MakeUser) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     buyer = await make_user()
     seller = await make_user(role="partner")
     conversation = await service.get_or_create_order_conversation(
@@ -82,15 +81,21 @@ async def test_batch_stamps_follow_batch_order(db: AsyncSession, make_user: Make
 
     outcomes = await write_messages(db, [Outgoing(draft=draft) for draft in drafts])
 
-    stamps = [outcome.message.created_at for outcome in outcomes
-              if isinstance(outcome, SentMessage)]
+    stamps = [
+        outcome.message.created_at for outcome in outcomes if isinstance(outcome, SentMessage)
+    ]
     assert len(stamps) == 6
-    assert all(later - earlier == timedelta(microseconds=1)
-               for earlier, later in itertools.pairwise(stamps))
-    rows = list(await db.scalars(
-        select(Message.body).where(Message.conversation_id == conversation_id)
-        .order_by(Message.created_at, Message.id)
-    ))
+    assert all(
+        later - earlier == timedelta(microseconds=1)
+        for earlier, later in itertools.pairwise(stamps)
+    )
+    rows = list(
+        await db.scalars(
+            select(Message.body)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
     assert rows == ["antes", *[f"m{index}" for index in range(6)]]
     conversation = await db.get(Conversation, conversation_id)
     assert conversation is not None
@@ -112,22 +117,24 @@ async def test_writer_batches_concurrent_sends(make_live_user: MakeUser) -> None
             session, purchase_id=uuid.uuid4(), buyer_id=buyer.id, seller_id=seller.id
         )
     writer = MessageWriter(max_batch=10, concurrency=2)
-    drafts = [_draft(conversation.id, (buyer.id, seller.id)[index % 2], f"m{index}")
-              for index in range(40)]
+    drafts = [
+        _draft(conversation.id, (buyer.id, seller.id)[index % 2], f"m{index}")
+        for index in range(40)
+    ]
 
     try:
-        results = await asyncio.gather(
-            *(writer.send(Outgoing(draft=draft)) for draft in drafts)
-        )
+        results = await asyncio.gather(*(writer.send(Outgoing(draft=draft)) for draft in drafts))
     finally:
         await writer.close()
 
     assert [result.message.body for result in results] == [f"m{index}" for index in range(40)]
     assert all(result.created for result in results)
     async with session_scope() as session:
-        stored = list(await session.scalars(
-            select(Message.id).where(Message.conversation_id == conversation.id)
-        ))
+        stored = list(
+            await session.scalars(
+                select(Message.id).where(Message.conversation_id == conversation.id)
+            )
+        )
     assert len(stored) == 40
 
 
@@ -155,7 +162,9 @@ async def test_writer_isolates_failing_message(make_live_user: MakeUser) -> None
 
     assert isinstance(results[1], Exception)
     assert [result.message.body for result in results if isinstance(result, SentMessage)] == [
-        "ok0", "ok1", "ok2",
+        "ok0",
+        "ok1",
+        "ok2",
     ]
 
 

@@ -34,9 +34,7 @@ class Inbox:
         self.events[event].append(data)
         self._changed.set()
 
-    async def wait_for(
-        self, event: str, count: int = 1, *, wait_seconds: float = 5.0
-    ) -> list[Any]:
+    async def wait_for(self, event: str, count: int = 1, *, wait_seconds: float = 5.0) -> list[Any]:
         """Wait until ``count`` events named ``event`` arrived; return all of them."""
         async with asyncio.timeout(wait_seconds):
             while len(self.events[event]) < count:
@@ -68,8 +66,13 @@ ConnectSocket = Callable[..., Awaitable[TestSocket]]
 async def socket_server(asgi_app: Any) -> AsyncIterator[str]:
     """Serve the app (already started by `asgi_app`) on 127.0.0.1; yield its base URL."""
     config = uvicorn.Config(
-        asgi_app, host="127.0.0.1", port=0, lifespan="off", ws="websockets",
-        log_config=None, access_log=False,
+        asgi_app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        ws="websockets",
+        log_config=None,
+        access_log=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -117,8 +120,11 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
     clients: list[socketio.AsyncClient] = []
 
     async def connect(
-        *, auth: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-        transport: str = "websocket", rejected: list[Any] | None = None,
+        *,
+        auth: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        transport: str = "websocket",
+        rejected: list[Any] | None = None,
         url: str | None = None,
     ) -> TestSocket:
         client = socketio.AsyncClient(reconnection=False)

@@ -119,8 +119,9 @@ async def test_emit_after_commit_waits_for_commit(
 
     with pytest.raises(RuntimeError):
         async with session_scope() as session:
-            emit_after_commit(session, "purchase_updated", {"status": "rolled"},
-                              room=user_room(user.id))
+            emit_after_commit(
+                session, "purchase_updated", {"status": "rolled"}, room=user_room(user.id)
+            )
             raise RuntimeError("abort the transaction")
 
     session_seen: list[AsyncSession] = []
@@ -162,8 +163,11 @@ async def test_emit_payload_types_serialized(
     moment = datetime.datetime(2025, 3, 1, 12, 30, tzinfo=datetime.UTC)
     ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
-    await emit_now("x", {"id": ident, "at": moment, "amount": decimal.Decimal("10.50")},
-                   room=user_room(user.id))
+    await emit_now(
+        "x",
+        {"id": ident, "at": moment, "amount": decimal.Decimal("10.50")},
+        room=user_room(user.id),
+    )
 
     received = (await socket.inbox.wait_for("x"))[0]
     assert received == {

@@ -30,16 +30,18 @@ def _node_ready() -> str | None:
         return None
     installed = subprocess.run(
         ["npm", "ci", "--no-audit", "--no-fund"],  # noqa: S607
-        cwd=JS_DIR, capture_output=True, text=True, timeout=120, check=False,
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if installed.returncode != 0:
         return f"npm ci failed in {JS_DIR}: {installed.stderr.strip()[-300:]}"
     return None
 
 
-async def test_js_client_chat(
-    socket_server: str, make_live_user: MakeUser, token_for: Any
-) -> None:
+async def test_js_client_chat(socket_server: str, make_live_user: MakeUser, token_for: Any) -> None:
     reason = _node_ready()
     if reason is not None:
         pytest.skip(reason)
@@ -58,8 +60,12 @@ async def test_js_client_chat(
     }
 
     process = await asyncio.create_subprocess_exec(
-        "node", "client_check.mjs", cwd=JS_DIR, env=environment,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "node",
+        "client_check.mjs",
+        cwd=JS_DIR,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
@@ -70,8 +76,13 @@ async def test_js_client_chat(
     assert result["badToken"]["data"]["code"].startswith("auth.")
     assert result["buyerJoin"] == {"ok": True}
     assert result["sellerJoin"] == {"ok": True}
-    assert set(result["ack"]) == {"id", "conversationId", "clientMessageId", "createdAt",
-                                  "duplicate"}
+    assert set(result["ack"]) == {
+        "id",
+        "conversationId",
+        "clientMessageId",
+        "createdAt",
+        "duplicate",
+    }
     assert result["invalid"]["error"]["code"] == "chat.body_empty"
     assert result["invalid"]["error"]["field"] == "body"
     assert len(result["received"]) == 1

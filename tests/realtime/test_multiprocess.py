@@ -78,8 +78,14 @@ def two_servers(settings: Any) -> Iterator[tuple[str, str]]:
         for _ in range(2):
             port = _free_port()
             process = subprocess.Popen(  # noqa: S603 - our own entry point and a port number
-                [str(ROOT / ".venv" / "bin" / "taskgo"), "serve", "--host", "127.0.0.1",
-                 "--port", str(port)],
+                [
+                    str(ROOT / ".venv" / "bin" / "taskgo"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
                 env=_environment(),
                 cwd=ROOT,
             )
@@ -108,8 +114,9 @@ async def _chat(make_live_user: MakeUser) -> tuple[uuid.UUID, User, User]:
     return conversation.id, buyer, seller
 
 
-async def _join(connect_socket: ConnectSocket, token_for: Any, user: User, url: str,
-                conversation_id: uuid.UUID) -> TestSocket:
+async def _join(
+    connect_socket: ConnectSocket, token_for: Any, user: User, url: str, conversation_id: uuid.UUID
+) -> TestSocket:
     socket_ = await connect_socket(auth={"token": token_for(user)}, url=url)
     reply = await socket_.call("join_conversation", {"conversationId": str(conversation_id)})
     assert reply == {"ok": True}
@@ -119,11 +126,14 @@ async def _join(connect_socket: ConnectSocket, token_for: Any, user: User, url: 
 async def _send_all(sender: TestSocket, conversation_id: uuid.UUID, prefix: str) -> list[str]:
     ids = []
     for index in range(10):
-        ack = await sender.call("send_message", {
-            "conversationId": str(conversation_id),
-            "body": f"{prefix}{index}",
-            "clientMessageId": f"{prefix}-{index}",
-        })
+        ack = await sender.call(
+            "send_message",
+            {
+                "conversationId": str(conversation_id),
+                "body": f"{prefix}{index}",
+                "clientMessageId": f"{prefix}-{index}",
+            },
+        )
         ids.append(ack["id"])
     return ids
 
@@ -133,14 +143,17 @@ async def _push_bodies(user: User) -> list[str]:
 
     async with session_scope() as session:
         result = await session.scalars(
-            select(Notification.body).where(Notification.user_id == user.id,
-                                            Notification.kind == "chat_message")
+            select(Notification.body).where(
+                Notification.user_id == user.id, Notification.kind == "chat_message"
+            )
         )
         return list(result)
 
 
 async def test_messages_cross_processes_once(
-    two_servers: tuple[str, str], connect_socket: ConnectSocket, token_for: Any,
+    two_servers: tuple[str, str],
+    connect_socket: ConnectSocket,
+    token_for: Any,
     make_live_user: MakeUser,
 ) -> None:
     first, second = two_servers
@@ -164,7 +177,9 @@ async def test_messages_cross_processes_once(
 
 
 async def test_job_events_cross_processes_once(
-    two_servers: tuple[str, str], connect_socket: ConnectSocket, token_for: Any,
+    two_servers: tuple[str, str],
+    connect_socket: ConnectSocket,
+    token_for: Any,
     make_live_user: MakeUser,
 ) -> None:
     first, second = two_servers
@@ -173,8 +188,13 @@ async def test_job_events_cross_processes_once(
     seller = await connect_socket(auth={"token": token_for(seller_user)}, url=second)
 
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.realtime.job_emitter", str(buyer_user.id),
-        str(seller_user.id), env=_environment(), cwd=ROOT,
+        sys.executable,
+        "-m",
+        "tests.realtime.job_emitter",
+        str(buyer_user.id),
+        str(seller_user.id),
+        env=_environment(),
+        cwd=ROOT,
     )
     assert await asyncio.wait_for(worker.wait(), 60) == 0
 
@@ -191,7 +211,9 @@ async def test_job_events_cross_processes_once(
 
 
 async def test_push_follows_shared_presence(
-    two_servers: tuple[str, str], connect_socket: ConnectSocket, token_for: Any,
+    two_servers: tuple[str, str],
+    connect_socket: ConnectSocket,
+    token_for: Any,
     make_live_user: MakeUser,
 ) -> None:
     first, second = two_servers
@@ -199,12 +221,16 @@ async def test_push_follows_shared_presence(
     buyer = await _join(connect_socket, token_for, buyer_user, first, conversation_id)
     seller = await connect_socket(auth={"token": token_for(seller_user)}, url=second)
 
-    await buyer.call("send_message", {"conversationId": str(conversation_id),
-                                      "body": "online", "clientMessageId": "m-1"})
+    await buyer.call(
+        "send_message",
+        {"conversationId": str(conversation_id), "body": "online", "clientMessageId": "m-1"},
+    )
     await seller.inbox.wait_for("new_message")
     await seller.client.disconnect()
     await asyncio.sleep(0.5)
-    await buyer.call("send_message", {"conversationId": str(conversation_id),
-                                      "body": "offline", "clientMessageId": "m-2"})
+    await buyer.call(
+        "send_message",
+        {"conversationId": str(conversation_id), "body": "offline", "clientMessageId": "m-2"},
+    )
 
     assert await _push_bodies(seller_user) == ["offline"]

@@ -120,8 +120,12 @@ async def write_messages(
         )
         recipients = [uid for uid in result.members if uid != draft.sender_id]
         await push_new_message(session, message=message, recipients=recipients)
-        log.info("chat.message_sent", conversation_id=str(draft.conversation_id),
-                 message_id=str(draft.message_id), sender_id=str(draft.sender_id))
+        log.info(
+            "chat.message_sent",
+            conversation_id=str(draft.conversation_id),
+            message_id=str(draft.message_id),
+            sender_id=str(draft.sender_id),
+        )
         outcomes.append(SentMessage(message=message, created=True))
     return outcomes
 

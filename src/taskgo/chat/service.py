@@ -27,7 +27,6 @@ from taskgo.realtime import conversation_room, emit_after_commit, user_room
 log = structlog.get_logger(__name__)
 
 
-
 def conversation_not_found() -> AppError:
     """Build the 404 for an unknown conversation and for one the caller is not part of."""
     return AppError("chat.conversation_not_found", status=404)
@@ -54,15 +53,22 @@ async def get_or_create_order_conversation(
         await session.execute(
             insert(ConversationParticipant).values(
                 [
-                    {"conversation_id": inserted, "user_id": buyer_id,
-                     "role": ParticipantRole.BUYER.value},
-                    {"conversation_id": inserted, "user_id": seller_id,
-                     "role": ParticipantRole.SELLER.value},
+                    {
+                        "conversation_id": inserted,
+                        "user_id": buyer_id,
+                        "role": ParticipantRole.BUYER.value,
+                    },
+                    {
+                        "conversation_id": inserted,
+                        "user_id": seller_id,
+                        "role": ParticipantRole.SELLER.value,
+                    },
                 ]
             )
         )
-        log.info("chat.conversation_created", conversation_id=str(inserted),
-                 purchase_id=str(purchase_id))
+        log.info(
+            "chat.conversation_created", conversation_id=str(inserted), purchase_id=str(purchase_id)
+        )
 
     conversation = await session.scalar(
         select(Conversation).where(Conversation.purchase_id == purchase_id)
@@ -145,21 +151,22 @@ async def list_messages(
     return page_of(rows, limit=limit, key=lambda message: (message.created_at, message.id))
 
 
-async def unread_count(
-    session: AsyncSession, *, participant: ConversationParticipant
-) -> int:
+async def unread_count(session: AsyncSession, *, participant: ConversationParticipant) -> int:
     """Count the other participants' messages newer than the participant's last read one."""
-    query = select(func.count()).select_from(Message).where(
-        Message.conversation_id == participant.conversation_id,
-        Message.sender_id != participant.user_id,
+    query = (
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == participant.conversation_id,
+            Message.sender_id != participant.user_id,
+        )
     )
     if participant.last_read_message_id is not None:
         last_read = await session.get(Message, participant.last_read_message_id)
         if last_read is not None:
             query = query.where(
-                tuple_(Message.created_at, Message.id) > tuple_(
-                    literal(last_read.created_at), literal(last_read.id)
-                )
+                tuple_(Message.created_at, Message.id)
+                > tuple_(literal(last_read.created_at), literal(last_read.id))
             )
     return int(await session.scalar(query) or 0)
 

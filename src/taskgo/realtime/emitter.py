@@ -51,9 +51,7 @@ def _external_manager(url: str) -> socketio.AsyncRedisManager:
     return _external.manager
 
 
-async def emit_now(
-    event: str, data: Any, *, room: Room, skip_sid: str | None = None
-) -> bool:
+async def emit_now(event: str, data: Any, *, room: Room, skip_sid: str | None = None) -> bool:
     """Send ``event`` to every socket in ``room`` (a room name or a list of them).
 
     For code whose transaction already committed, such as a job. A socket in several of the
@@ -76,8 +74,12 @@ async def emit_now(
 
         url = redis_url()
         if url is None:
-            log.warning("realtime.emit_dropped", event_name=event, room=target,
-                        reason="no Socket.IO server in this process and REDIS_URL is unset")
+            log.warning(
+                "realtime.emit_dropped",
+                event_name=event,
+                room=target,
+                reason="no Socket.IO server in this process and REDIS_URL is unset",
+            )
             return False
 
         await _external_manager(url).emit(

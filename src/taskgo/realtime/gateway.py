@@ -127,12 +127,8 @@ def _schedule_expiry(sio: socketio.AsyncServer, *, sid: str, expires_at: float) 
     # A token that is already inside the warning window gets its warning right away.
     warn_in = max(expires_at - realtime_settings().token_expiry_warning_seconds - now, 0.0)
 
-    warning = loop.call_later(
-        warn_in, lambda: _spawn(_warn(sio, sid=sid, expires_at=expires_at))
-    )
-    deadline = loop.call_later(
-        max(expires_at - now, 0.0), lambda: _spawn(_expire(sio, sid=sid))
-    )
+    warning = loop.call_later(warn_in, lambda: _spawn(_warn(sio, sid=sid, expires_at=expires_at)))
+    deadline = loop.call_later(max(expires_at - now, 0.0), lambda: _spawn(_expire(sio, sid=sid)))
     _expiries[sid] = _Expiry(expires_at=expires_at, warning=warning, deadline=deadline)
 
 
@@ -145,9 +141,7 @@ def _cancel_expiry(sid: str) -> None:
 
 
 async def _warn(sio: socketio.AsyncServer, *, sid: str, expires_at: float) -> None:
-    await sio.emit(
-        "session_expiring", {"expiresAt": _iso(expires_at)}, to=sid, ignore_queue=True
-    )
+    await sio.emit("session_expiring", {"expiresAt": _iso(expires_at)}, to=sid, ignore_queue=True)
 
 
 async def _expire(sio: socketio.AsyncServer, *, sid: str) -> None:
