@@ -22,7 +22,7 @@ _STATUSES = (
 )
 _HOLD_REASONS = (
     "'awaiting_shipment', 'awaiting_delivery', 'awaiting_buyer_confirmation', 'dispute', "
-    "'seller_payout_account_pending', 'payout_retry'"
+    "'seller_payout_account_pending', 'seller_verification_pending', 'payout_retry'"
 )
 _DISPUTE_STATUSES = "'open', 'resolved_release', 'resolved_refund'"
 _ACCOUNTS = "'buyer', 'escrow', 'platform_fee', 'seller', 'platform_loss'"

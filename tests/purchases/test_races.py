@@ -43,7 +43,9 @@ async def _released_setup(
     make_live_user: Callable[..., Awaitable[User]],
     auth_headers: Headers,
 ) -> tuple[dict[str, Any], User, User]:
-    seller = await make_live_user(role="partner", name="Vera Vendedora")
+    seller = await make_live_user(
+        role="partner", name="Vera Vendedora", verification_status="verified"
+    )
     buyer = await make_live_user(role="client", name="Rui Comprador")
     await onboard_seller(live_client, standin, auth_headers(seller))
     product = await create_product(live_client, auth_headers(seller))
@@ -128,7 +130,9 @@ async def test_last_units_not_oversold(
     make_live_user: Callable[..., Awaitable[User]],
     auth_headers: Headers,
 ) -> None:
-    seller = await make_live_user(role="partner", name="Vera Vendedora")
+    seller = await make_live_user(
+        role="partner", name="Vera Vendedora", verification_status="verified"
+    )
     buyers = [await make_live_user(role="client", name=f"Comprador {i}") for i in range(8)]
     product = await create_product(live_client, auth_headers(seller), stock=3)
 

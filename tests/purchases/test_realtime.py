@@ -33,7 +33,9 @@ async def test_status_changes_reach_both_sides(
     connect_socket: ConnectSocket,
     token_for: Callable[..., str],
 ) -> None:
-    seller = await make_live_user(role="partner", name="Vera Vendedora")
+    seller = await make_live_user(
+        role="partner", name="Vera Vendedora", verification_status="verified"
+    )
     buyer = await make_live_user(role="client", name="Rui Comprador")
     seller_socket = await connect_socket(auth={"token": token_for(seller)})
     buyer_socket = await connect_socket(auth={"token": token_for(buyer)})

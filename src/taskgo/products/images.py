@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 
 import anyio
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.config import get_settings
 from taskgo.errors import AppError
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
 from taskgo.uploads.images import process_image
-from taskgo.uploads.storage import Storage, storage_from_url
+from taskgo.uploads.service import get_storage
+from taskgo.uploads.storage import Storage
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
 
 
-@lru_cache
 def product_storage() -> Storage:
-    return storage_from_url(get_settings().storage_url)
+    """The uploads layer's storage, so product photos follow STORAGE_URL like other files."""
+    return get_storage()
 
 
 def image_url(product_id: uuid.UUID, image_id: uuid.UUID) -> str:

@@ -41,6 +41,7 @@ class HoldReason(StrEnum):
     AWAITING_BUYER_CONFIRMATION = "awaiting_buyer_confirmation"
     DISPUTE = "dispute"
     SELLER_PAYOUT_ACCOUNT = "seller_payout_account_pending"
+    SELLER_VERIFICATION = "seller_verification_pending"
     PAYOUT_RETRY = "payout_retry"
 
 

@@ -106,6 +106,17 @@ async def payout_account_needed(session: AsyncSession, purchase: Purchase) -> No
     )
 
 
+async def verification_needed(session: AsyncSession, purchase: Purchase) -> None:
+    amount = await _amount(session, purchase.seller_id, purchase.escrow_cents)
+    await _send(
+        session,
+        purchase,
+        user_id=purchase.seller_id,
+        event="verification_needed",
+        params={"amount": amount},
+    )
+
+
 async def canceled(session: AsyncSession, purchase: Purchase, *, by: uuid.UUID | None) -> None:
     """Tell the side that did not cancel (both sides when the system canceled)."""
     reason = purchase.cancel_reason or ""

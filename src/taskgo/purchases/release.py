@@ -8,6 +8,7 @@ ledger under keys derived from the provider's object ids. A step that already ha
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import structlog
@@ -23,6 +24,7 @@ from taskgo.payments.providers import get_payments
 from taskgo.purchases import notify
 from taskgo.purchases.models import DisputeStatus, HoldReason, Purchase, PurchaseStatus
 from taskgo.purchases.service import now
+from taskgo.users.models import User, VerificationStatus
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +148,16 @@ async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
     """Make (or find) the transfer to the seller; None when the seller cannot receive it."""
     if purchase.escrow_cents == 0:
         return "none"
+    seller_status = await session.scalar(
+        select(User.verification_status).where(User.id == purchase.seller_id)
+    )
+    if seller_status != VerificationStatus.VERIFIED:
+        # Only partners whose identity an admin approved receive payouts.
+        if purchase.hold_reason != HoldReason.SELLER_VERIFICATION:
+            purchase.hold_reason = HoldReason.SELLER_VERIFICATION.value
+            await notify.verification_needed(session, purchase)
+        log.info("escrow.waiting_for_seller_verification", purchase_id=str(purchase.id))
+        return None
     account = await _seller_account(session, purchase)
     if account is None:
         if purchase.hold_reason != HoldReason.SELLER_PAYOUT_ACCOUNT:
@@ -180,6 +192,27 @@ async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
             return None
         raise
     return transfer.id
+
+
+async def queue_releases_after_verification(session: AsyncSession, *, seller_id: uuid.UUID) -> int:
+    """Queue the releases that waited for the seller's identity check; return how many."""
+    held = list(
+        await session.scalars(
+            select(Purchase.id).where(
+                Purchase.seller_id == seller_id,
+                Purchase.status == PurchaseStatus.DELIVERED.value,
+                Purchase.hold_reason == HoldReason.SELLER_VERIFICATION.value,
+            )
+        )
+    )
+    for purchase_id in held:
+        await enqueue(
+            session,
+            "purchases.release_one",
+            purchase_id=str(purchase_id),
+            queueing_lock=f"purchase-release:{purchase_id}",
+        )
+    return len(held)
 
 
 async def _schedule_retry(session: AsyncSession, purchase: Purchase) -> None:

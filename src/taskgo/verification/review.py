@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.admin.service import record_audit
+from taskgo.bank_accounts.review import recheck_holders_after_verification
 from taskgo.crypto import encrypt_field
 from taskgo.errors import AppError
 from taskgo.pagination import apply_keyset, page_of
+from taskgo.purchases.release import queue_releases_after_verification
 from taskgo.uploads.models import Upload
 from taskgo.users.models import User, VerificationStatus
 from taskgo.verification.extraction import is_valid_cpf
@@ -167,6 +169,10 @@ async def approve(
         },
     )
     await notify_decision(session, partner=partner, submission=submission)
+
+    # Work that waited for this partner's identity: flagged bank accounts and payouts.
+    await recheck_holders_after_verification(session, user=partner)
+    await queue_releases_after_verification(session, seller_id=partner.id)
     log.info(
         "verification.approved",
         submission_id=str(submission.id),

@@ -1,0 +1,71 @@
+"""Payouts wait for the seller's approved identity check, then go out once."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from taskgo.jobs.inline import run_queued_jobs
+from taskgo.purchases.release import queue_releases_after_verification
+from taskgo.users.models import User
+from tests.purchases.conftest import (
+    VALID_S10,
+    Headers,
+    buy,
+    create_product,
+    deliver_events,
+    notifications_of,
+    onboard_seller,
+    pay,
+)
+from tests.standins.stripe_server import StripeStandIn
+
+
+async def test_unverified_seller_payout_held(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    chair = await create_product(client, auth_headers(seller), price="100.00")
+    purchase = (await buy(client, auth_headers(buyer), [(chair, 1)])).json()
+    await pay(stripe_env, client, purchase)
+    shipped = await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    assert shipped.status_code == 200, shipped.text
+
+    # The identity check is withdrawn (e.g. an admin reopened it) before delivery.
+    seller.verification_status = "pending"
+    await db.flush()
+    confirmed = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+    await deliver_events(stripe_env, client)
+
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "delivered"
+    assert confirmed.json()["holdReason"] == "seller_verification_pending"
+    assert stripe_env.world.transfers == {}
+    titles = [title for title, _ in await notifications_of(db, seller)]
+    assert "Verifique sua identidade para receber" in titles
+
+    seller.verification_status = "verified"
+    await db.flush()
+    queued = await queue_releases_after_verification(db, seller_id=seller.id)
+    assert queued == 1
+    await run_queued_jobs(db, task_names={"purchases.release_one"})
+    await deliver_events(stripe_env, client)
+
+    released = await client.get(f"/api/purchases/{purchase['id']}", headers=auth_headers(buyer))
+    assert released.json()["status"] == "released"
+    [transfer] = stripe_env.world.transfers.values()
+    assert transfer["amount"] == 9_500
+    assert transfer["transfer_group"] == f"purchase_{uuid.UUID(purchase['id'])}"
