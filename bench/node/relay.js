@@ -18,7 +18,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   // The Python gateway does not compress either; see bench/chat_bench.py.
   perMessageDeflate: false,
-  maxHttpBufferSize: 64 * 1024,
+  maxHttpBufferSize: 256 * 1024, // the Python gateway's limit
   pingInterval: 25000,
   pingTimeout: 20000,
 });

@@ -20,9 +20,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SOCKETIO_PATH = "socket.io"
 REDIS_CHANNEL = "taskgo.socketio"
 
-# A chat body is at most 4,000 characters (up to 16 KB of UTF-8); 64 KiB leaves room for the
-# packet framing and a polling payload that batches several packets.
-MAX_PACKET_BYTES = 64 * 1024
+# A chat body is at most 4,000 characters: up to 16 KB of UTF-8, or 32 KB once JSON escapes
+# quotes and line breaks. 256 KiB leaves room for the packet framing and for a long-polling
+# request that carries several queued messages.
+MAX_PACKET_BYTES = 256 * 1024
 
 # async_handlers=False makes each connection's events run one after another, in arrival
 # order, so a `join_conversation` followed by a `send_message` never races, and two messages
