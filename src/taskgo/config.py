@@ -146,14 +146,27 @@ class Settings(BaseSettings):
         description="`stripe` or the `local` simulator; unset means stripe when "
         "STRIPE_SECRET_KEY is set, else local.",
     )
-    stripe_secret_key: str = Field(default="", repr=False)
-    stripe_webhook_secret: str = Field(default="", repr=False)
+    stripe_secret_key: str = Field(
+        default="", repr=False, description="Stripe secret key (sk_...); set it to use Stripe."
+    )
+    stripe_webhook_secret: str = Field(
+        default="", repr=False, description="Signing secret (whsec_...) of the Stripe webhook."
+    )
     stripe_api_base: str = Field(
         default="https://api.stripe.com", description="Stripe API base URL (a stand-in in tests)."
     )
-    stripe_timeout_seconds: float = Field(default=20.0, gt=0)
-    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
-    stripe_connect_country: str = Field(default="BR", min_length=2, max_length=2)
+    stripe_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Time limit for one Stripe request, in seconds."
+    )
+    stripe_max_network_retries: int = Field(
+        default=2, ge=0, le=5, description="Retries of a failed Stripe request by the SDK."
+    )
+    stripe_connect_country: str = Field(
+        default="BR",
+        min_length=2,
+        max_length=2,
+        description="Country of the partners' Connect Express accounts.",
+    )
     payments_capture_at_authorization: bool = Field(
         default=False,
         description="Capture as soon as the card is authorized instead of before the "
@@ -222,23 +235,33 @@ class Settings(BaseSettings):
         description="`openai` calls OPENAI_BASE_URL; `offline` answers from the help corpus.",
     )
     # Kept out of repr() so that logging the settings never prints the key.
-    openai_api_key: str | None = Field(default=None, repr=False)
-    openai_base_url: str = "https://api.openai.com/v1"
-    openai_model: str = "gpt-4o-mini"
+    openai_api_key: str | None = Field(
+        default=None, repr=False, description="API key of the OpenAI-compatible server."
+    )
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", description="Any OpenAI-compatible API base URL."
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="Chat model name.")
     openai_timeout_seconds: float = Field(
         default=30.0, gt=0, description="Time limit for one model request, in seconds."
     )
-    openai_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    openai_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Time limit to connect to the model server, in seconds."
+    )
     openai_max_attempts: int = Field(
         default=3, ge=1, le=10, description="Attempts per model request, the first included."
     )
-    openai_backoff_base_seconds: float = Field(default=0.5, ge=0)
+    openai_backoff_base_seconds: float = Field(
+        default=0.5, ge=0, description="First wait before a retry; it doubles per attempt."
+    )
     openai_backoff_max_seconds: float = Field(
         default=8.0,
         ge=0,
         description="Longest wait between attempts; a longer Retry-After ends the retries.",
     )
-    openai_max_output_tokens: int = Field(default=700, ge=16)
+    openai_max_output_tokens: int = Field(
+        default=700, ge=16, description="Maximum tokens of one assistant reply."
+    )
     openai_max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = Field(
         default="max_completion_tokens",
         description="Older OpenAI-compatible servers only accept `max_tokens`.",
@@ -252,11 +275,15 @@ class Settings(BaseSettings):
     support_max_request_chars: int = Field(
         default=50_000, ge=200, description="Messages longer than this are rejected."
     )
-    support_max_tool_rounds: int = Field(default=4, ge=1, le=10)
+    support_max_tool_rounds: int = Field(
+        default=4, ge=1, le=10, description="Maximum tool calls the model may chain per reply."
+    )
     support_rate_limit_messages: int = Field(
         default=10, ge=1, description="Messages one user may send per rate-limit window."
     )
-    support_rate_limit_window_seconds: int = Field(default=60, ge=1)
+    support_rate_limit_window_seconds: int = Field(
+        default=60, ge=1, description="Length of the support rate-limit window, in seconds."
+    )
     support_daily_token_budget: int = Field(
         default=60_000,
         ge=1000,

@@ -24,29 +24,48 @@ class TrackingSettings(BaseSettings):
         default="manual",
         description="`correios` polls SRO Rastro; `manual` lets sellers and admins post events.",
     )
-    correios_environment: Literal["production", "homologation"] = "production"
+    correios_environment: Literal["production", "homologation"] = Field(
+        default="production", description="Correios API host: production or homologation."
+    )
     correios_base_url: str | None = Field(
         default=None,
         description="Overrides the host picked by CORREIOS_ENVIRONMENT (stand-ins, proxies).",
     )
-    correios_user: str = ""
-    correios_access_code: SecretStr = SecretStr("")
-    correios_postal_card: str = ""
-    correios_timeout_seconds: float = Field(default=15.0, gt=0)
+    correios_user: str = Field(default="", description="Correios API user (Meu Correios).")
+    correios_access_code: SecretStr = Field(
+        default=SecretStr(""), description="Correios API access code."
+    )
+    correios_postal_card: str = Field(
+        default="", description="Postal card (cartão de postagem) number for the token."
+    )
+    correios_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="Time limit for one Correios request, in seconds."
+    )
 
     tracking_poll_cron: str = Field(
         default="0 * * * *", description="When the poller runs (cron syntax, server time)."
     )
-    tracking_batch_size: int = Field(default=MAX_CODES_PER_REQUEST, ge=1, le=MAX_CODES_PER_REQUEST)
+    tracking_batch_size: int = Field(
+        default=MAX_CODES_PER_REQUEST,
+        ge=1,
+        le=MAX_CODES_PER_REQUEST,
+        description="Tracking codes per SRO request.",
+    )
     tracking_requests_per_second: float = Field(
         default=2.0, gt=0, description="Limit on all requests to Correios from this process."
     )
-    tracking_request_burst: int = Field(default=2, ge=1)
+    tracking_request_burst: int = Field(
+        default=2, ge=1, description="Requests the rate limiter lets through at once."
+    )
     tracking_max_attempts: int = Field(
         default=4, ge=1, le=10, description="Attempts per batch after 429 or 5xx, first included."
     )
-    tracking_backoff_base_seconds: float = Field(default=2.0, ge=0)
-    tracking_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    tracking_backoff_base_seconds: float = Field(
+        default=2.0, ge=0, description="First wait after a 429 or 5xx; it doubles per retry."
+    )
+    tracking_backoff_max_seconds: float = Field(
+        default=60.0, ge=0, description="Longest wait between retries, in seconds."
+    )
     tracking_run_budget_seconds: float = Field(
         default=45 * 60.0, gt=0, description="A poll run stops starting batches after this long."
     )
