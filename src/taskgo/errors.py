@@ -15,11 +15,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from taskgo.i18n import translate
+from taskgo.i18n import current_locale, translate
 
 log = structlog.get_logger(__name__)
+
+# Seconds a client should wait before retrying when the server is out of database connections.
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class AppError(Exception):
@@ -67,9 +72,31 @@ def error_body(code: str, message: str, details: Mapping[str, Any] | None = None
     return {"error": {"code": code, "message": message, "details": dict(details or {})}}
 
 
-def _field_path(loc: Sequence[int | str]) -> str:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header", "form")]
-    return ".".join(parts)
+_SOURCES = ("body", "query", "path", "header", "form", "cookie")
+
+
+def _field_path(loc: Sequence[int | str], error_type: str = "") -> str:
+    """Dotted name of the field at fault, as the client knows it.
+
+    Path parameters are named in camelCase like body fields (`purchaseId`). A body that is
+    not valid JSON has no field, because its location is a character offset.
+    """
+    if error_type == "json_invalid":
+        return ""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] == "path":
+        parts = [to_camel(part) for part in parts[1:]]
+    return ".".join(part for part in parts if part not in _SOURCES)
+
+
+def _localized_context(context: dict[str, Any]) -> dict[str, Any]:
+    """Translate the English conjunction in pydantic's list of choices (`'a' or 'b'`)."""
+    expected = context.get("expected")
+    if isinstance(expected, str) and current_locale() != "en":
+        head, separator, tail = expected.rpartition(" or ")
+        if separator:
+            context["expected"] = f"{head} {translate('validation.choice_separator')} {tail}"
+    return context
 
 
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -81,10 +108,11 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict
     """
     described = []
     for error in errors:
-        field = _field_path(error.get("loc", ()))
         error_type = str(error.get("type", "value_error"))
+        field = _field_path(error.get("loc", ()), error_type)
         code = error_type if "." in error_type else f"validation.{error_type}"
-        context = {k: v for k, v in (error.get("ctx") or {}).items() if k != "error"}
+        context = {k: v for k, v in (error.get("ctx") or {}).items() if k not in ("error", "field")}
+        context = _localized_context(context)
         message = translate(code, None, field=field, **context)
         if message == code:
             message = translate("validation.invalid", None, field=field)
@@ -143,10 +171,30 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
     )
 
 
+def _request_id_header(request: Request) -> dict[str, str]:
+    # This handler runs outside the request middleware, which adds the header to every
+    # other response. Without it a 500 would lack the id that support needs to find the logs.
+    request_id = request.scope.get("state", {}).get("request_id")
+    return {"X-Request-ID": request_id} if isinstance(request_id, str) else {}
+
+
+async def _pool_timeout_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Every database connection stayed busy for the whole pool timeout. Overload is
+    # temporary, so the response is a 503 with Retry-After instead of a 500.
+    log.error("request.database_pool_exhausted", error=str(exc)[:200])
+    return JSONResponse(
+        status_code=503,
+        content=error_body("request.server_busy", translate("request.server_busy")),
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.unhandled_error", error_type=type(exc).__name__)
     return JSONResponse(
-        status_code=500, content=error_body("internal.error", translate("internal.error"))
+        status_code=500,
+        content=error_body("internal.error", translate("internal.error")),
+        headers=_request_id_header(request),
     )
 
 
@@ -155,4 +203,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_handler)
     app.add_exception_handler(ValidationError, _request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
+from fastapi import FastAPI
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from taskgo.app import create_fastapi_app
+from taskgo.config import Settings
+from tests.conftest import MakeUser
 
 
 async def test_unknown_route_error_shape(client: httpx.AsyncClient) -> None:
@@ -65,3 +73,70 @@ async def test_metrics_count_routes(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert 'taskgo_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
     assert "taskgo_http_request_duration_seconds_bucket" in response.text
+
+
+async def test_invalid_json_has_no_field(client: httpx.AsyncClient) -> None:
+    # The location of a JSON syntax error is a character offset, not a field name.
+    response = await client.post(
+        "/api/auth/dev/token", content=b'{"uid": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["field"] == ""
+
+
+async def test_path_parameter_field_camel_case(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    user = await make_user()
+    response = await client.get("/api/purchases/not-a-uuid", headers=auth_headers(user))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.uuid_parsing"
+    assert error["details"]["field"] == "purchaseId"
+
+
+async def test_literal_choices_in_portuguese(client: httpx.AsyncClient) -> None:
+    pt = await client.post("/api/auth/dev/token", json={"uid": "x1", "role": "god"})
+    en = await client.post(
+        "/api/auth/dev/token",
+        json={"uid": "x1", "role": "god"},
+        headers={"Accept-Language": "en"},
+    )
+    assert pt.json()["error"]["message"].endswith("'partner' ou 'admin'.")
+    assert en.json()["error"]["message"].endswith("'partner' or 'admin'.")
+
+
+def _app_with_failing_routes(settings: Settings) -> FastAPI:
+    app = create_fastapi_app(settings)
+
+    @app.get("/test/boom")
+    async def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    @app.get("/test/pool-exhausted")
+    async def pool_exhausted() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached")
+
+    return app
+
+
+async def test_unhandled_error_keeps_request_id(settings: Settings) -> None:
+    transport = httpx.ASGITransport(
+        app=_app_with_failing_routes(settings), raise_app_exceptions=False
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/test/boom", headers={"X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal.error"
+    assert response.headers["x-request-id"] == "req-500"
+
+
+async def test_pool_exhaustion_is_503(settings: Settings) -> None:
+    transport = httpx.ASGITransport(app=_app_with_failing_routes(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/test/pool-exhausted", headers={"Accept-Language": "en"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    error = response.json()["error"]
+    assert error["code"] == "request.server_busy"
+    assert error["message"] == "The server is overloaded right now. Try again in a few seconds."
