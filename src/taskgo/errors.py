@@ -84,9 +84,12 @@ def _field_path(loc: Sequence[int | str], error_type: str = "") -> str:
     if error_type == "json_invalid":
         return ""
     parts = [str(part) for part in loc]
-    if parts and parts[0] == "path":
-        parts = [to_camel(part) for part in parts[1:]]
-    return ".".join(part for part in parts if part not in _SOURCES)
+    # Only the first element names the source: a body field may itself be called `body`.
+    if parts and parts[0] in _SOURCES:
+        source, parts = parts[0], parts[1:]
+        if source == "path":
+            parts = [to_camel(part) for part in parts]
+    return ".".join(parts)
 
 
 def _localized_context(context: dict[str, Any]) -> dict[str, Any]:

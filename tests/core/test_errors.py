@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from taskgo.app import create_fastapi_app
 from taskgo.config import Settings
+from taskgo.errors import describe_validation_errors
 from tests.conftest import MakeUser
 
 
@@ -140,3 +142,19 @@ async def test_pool_exhaustion_is_503(settings: Settings) -> None:
     error = response.json()["error"]
     assert error["code"] == "request.server_busy"
     assert error["message"] == "The server is overloaded right now. Try again in a few seconds."
+
+
+@pytest.mark.parametrize(
+    ("loc", "field"),
+    [
+        (("body", "body"), "body"),
+        (("body", "items", 0, "productId"), "items.0.productId"),
+        (("query", "limit"), "limit"),
+        (("path", "purchase_id"), "purchaseId"),
+        (("body",), ""),
+    ],
+)
+def test_field_path_strips_only_source(loc: tuple[str | int, ...], field: str) -> None:
+    # A chat message's `body` field is a field, not the request body.
+    described = describe_validation_errors([{"loc": loc, "type": "missing"}])
+    assert described[0]["field"] == field
