@@ -111,3 +111,20 @@ async def test_redis_bucket_refills() -> None:
     waits = await _taken(user, 2)
     assert waits[0] == 0
     assert 0 < waits[1] <= 500
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_redis_outage_falls_back_to_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1 of the loopback, so every Redis call fails at once.
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    reset_settings()
+    user = uuid.uuid4()
+    try:
+        waits = await _taken(user, 4)
+    finally:
+        await close_redis()
+        monkeypatch.delenv("REDIS_URL")
+        reset_settings()
+
+    assert waits[:3] == [0, 0, 0]
+    assert waits[3] > 0

@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
-from redis.exceptions import NoScriptError
+import structlog
+from redis.exceptions import NoScriptError, RedisError
 
 from taskgo.errors import AppError
 from taskgo.realtime.redis_client import get_redis
 from taskgo.realtime.settings import realtime_settings
+
+log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "taskgo:chat:rate:"
 
@@ -117,7 +120,12 @@ async def check_message_rate(user_id: UUID) -> None:
     if get_redis() is None:
         wait_ms = _take_local(user_id, capacity=capacity, rate=rate)
     else:
-        wait_ms = await _take_redis(user_id, capacity=capacity, rate=rate)
+        try:
+            wait_ms = await _take_redis(user_id, capacity=capacity, rate=rate)
+        except (RedisError, OSError) as exc:
+            # A Redis outage must not stop the chat, so this process's bucket takes over.
+            log.warning("chat.rate_limit_redis_failed", user_id=str(user_id), error=repr(exc))
+            wait_ms = _take_local(user_id, capacity=capacity, rate=rate)
 
     if wait_ms > 0:
         seconds = max(1, math.ceil(wait_ms / 1000))
