@@ -194,6 +194,24 @@ def run_target(
     return summaries
 
 
+def markdown_table(steps: list[dict[str, Any]]) -> str:
+    """Render the step summaries as the table kept in docs/benchmarks.md."""
+    lines = [
+        "| target | offered msg/s | delivered msg/s | p50 ms | p95 ms | p99 ms | ack p95 ms "
+        "| server CPU ms/msg | with PostgreSQL | load | held |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for step in steps:
+        lines.append(
+            f"| {step['target']} | {step['offered_rate']:,.0f} | "
+            f"{step['delivered_per_second']:,.0f} | {step['p50_ms']:.1f} | {step['p95_ms']:.1f} | "
+            f"{step['p99_ms']:.1f} | {step['ack_p95_ms']:.1f} | {step['server_cpu_ms']:.2f} | "
+            f"{step['total_cpu_ms']:.2f} | {step['load_average']:.1f} | "
+            f"{'yes' if step['held'] else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
 def highest_held(summaries: list[StepSummary]) -> StepSummary | None:
     held = [summary for summary in summaries if summary.held]
     return max(held, key=lambda summary: summary.delivered_per_second, default=None)
@@ -308,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             best = highest_held(summaries)
             report[f"{target}_highest_held"] = asdict(best) if best else None
 
-    print(json.dumps({key: value for key, value in report.items() if key != "steps"}, indent=2))
+    print(markdown_table(report["steps"]))
     python_best = report.get("python_highest_held")
     node_best = report.get("node_highest_held")
     if python_best and node_best:
