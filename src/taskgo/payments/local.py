@@ -17,8 +17,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.db.session import session_scope
 from taskgo.payments import provider as p
+from taskgo.payments.local_pool import SimulatorPool
 from taskgo.payments.models import LocalPaymentObject
 from taskgo.payments.provider import (
     ConnectedAccount,
@@ -58,6 +58,11 @@ class LocalPayments:
 
     def __init__(self, *, authorization_days: int = 7) -> None:
         self.authorization_days = authorization_days
+        self._pool = SimulatorPool()
+
+    async def aclose(self) -> None:
+        """Close the simulator's own database connections (at shutdown)."""
+        await self._pool.close()
 
     async def _load(self, session: AsyncSession, object_id: str, kind: str) -> LocalPaymentObject:
         row = await session.scalar(
@@ -102,7 +107,7 @@ class LocalPayments:
         description: str,
         idempotency_key: str,
     ) -> IntentSnapshot:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             existing = await self._by_key(session, idempotency_key)
             if existing is not None:
                 return _intent_from(existing.data)
@@ -133,12 +138,12 @@ class LocalPayments:
             return intent
 
     async def retrieve_intent(self, intent_id: str) -> IntentSnapshot:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             return self._expire_if_due(await self._load(session, intent_id, "intent"))
 
     async def confirm_intent(self, intent_id: str, *, decline: bool = False) -> IntentSnapshot:
         """Authorize (or decline) the card, as the app's `confirmPayment` does with Stripe."""
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             row = await self._load(session, intent_id, "intent")
             intent = self._expire_if_due(row)
             if intent.status != p.REQUIRES_PAYMENT_METHOD:
@@ -179,7 +184,7 @@ class LocalPayments:
         allowed: tuple[str, ...],
         **changes: Any,
     ) -> IntentSnapshot:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             row = await self._load(session, intent_id, "intent")
             intent = self._expire_if_due(row)
             keys: list[str] = list(row.data.get("idempotency_keys", []))
@@ -230,7 +235,7 @@ class LocalPayments:
     async def refund(
         self, *, intent_id: str, amount: int, reason: str, idempotency_key: str
     ) -> RefundResult:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             existing = await self._by_key(session, idempotency_key)
             if existing is not None:
                 return RefundResult(**existing.data)
@@ -276,7 +281,7 @@ class LocalPayments:
         purchase_id: str,
         idempotency_key: str,
     ) -> TransferResult:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             existing = await self._by_key(session, idempotency_key)
             if existing is not None:
                 return TransferResult(**existing.data)
@@ -331,13 +336,13 @@ class LocalPayments:
         return [TransferResult(**row.data) for row in rows]
 
     async def list_transfers(self, *, transfer_group: str) -> list[TransferResult]:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             return await self._transfers(session, transfer_group)
 
     async def create_connected_account(
         self, *, user_id: str, email: str | None, idempotency_key: str
     ) -> ConnectedAccount:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             existing = await self._by_key(session, idempotency_key)
             if existing is not None:
                 return ConnectedAccount(**existing.data)
@@ -358,7 +363,7 @@ class LocalPayments:
             return account
 
     async def retrieve_connected_account(self, account_id: str) -> ConnectedAccount:
-        async with session_scope() as session:
+        async with self._pool.transaction() as session:
             row = await self._load(session, account_id, "account")
             return ConnectedAccount(**row.data)
 

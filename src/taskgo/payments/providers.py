@@ -48,5 +48,5 @@ def install_payments(provider: PaymentsProvider | None) -> PaymentsProvider | No
 
 async def close_payments() -> None:
     provider = install_payments(None)
-    if isinstance(provider, StripePayments):
+    if isinstance(provider, StripePayments | LocalPayments):
         await provider.aclose()
