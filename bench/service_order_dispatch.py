@@ -19,38 +19,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import io
-import json
+import logging
 import os
-import secrets
-import signal
+import resource
 import ssl
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import socketio
+import structlog
+from bench.service_order_dispatch_stack import (
+    DEV_PROJECT,
+    Stack,
+    delete_users,
+    free_port,
+    make_client,
+    reset_orders,
+    seed_users,
+)
+from tests.standins.fcm import make_device_token
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from taskgo.auth.dev import DevIssuer
+from taskgo.notifications.client import FcmConfig, FcmSender
+from taskgo.notifications.push import PushMessage, PushOutcome
 
-from tests.standins.fcm import make_device_token  # noqa: E402
-
-from taskgo.auth.dev import DevIssuer  # noqa: E402
-from taskgo.db.migrate import upgrade_to_head  # noqa: E402
-
-CASCAVEL = 4104808
 CASCAVEL_FIX = {"lat": -24.9555, "lng": -53.4552}
-DEV_PROJECT = "taskgo-dev"
 GOAL_FANOUT_SECONDS = 1.0
 GOAL_POST_P99_MS = 50.0
 
@@ -59,162 +56,6 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
-
-
-class Stack:
-    """The database, the FCM stand-in, the API server and the worker of one bench run."""
-
-    def __init__(self, *, server_url: str, port: int, redis_url: str) -> None:
-        self.server_url = server_url
-        self.port = port
-        self.redis_url = redis_url
-        self.database = f"taskgo_bench_dispatch_{os.getpid()}_{secrets.token_hex(3)}"
-        head, _, _ = server_url.rpartition("/")
-        self.database_url = f"{head}/{self.database}"
-        self.workdir = Path(tempfile.mkdtemp(prefix="taskgo-dispatch-bench-"))
-        self.key_path = self.workdir / "dev-key.pem"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.fcm: dict[str, Any] = {}
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def environment(self) -> dict[str, str]:
-        key_file = self.workdir / "fcm-key.json"
-        key_file.write_text(json.dumps(self.fcm["serviceAccountInfo"]))
-        environment = dict(os.environ)
-        environment.update(
-            {
-                "ENVIRONMENT": "test",
-                "DATABASE_URL": self.database_url,
-                "REDIS_URL": self.redis_url,
-                "AUTH_PROVIDER": "dev",
-                "DEV_SIGNING_KEY_PATH": str(self.key_path),
-                "FIELD_ENCRYPTION_KEYS": "bench1:" + base64.b64encode(os.urandom(32)).decode(),
-                "STORAGE_URL": f"file://{self.workdir / 'storage'}",
-                "LOG_LEVEL": "WARNING",
-                "LOG_JSON": "true",
-                "PUSH_PROVIDER": "fcm",
-                "FCM_SERVICE_ACCOUNT_FILE": str(key_file),
-                "FCM_BASE_URL": self.fcm["baseUrl"],
-                "FCM_CA_FILE": self.fcm["caFile"],
-            }
-        )
-        return environment
-
-    def create_database(self) -> None:
-        with psycopg.connect(self.server_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{self.database}"')
-        upgrade_to_head(self.database_url)
-        DevIssuer.load_or_create(self.key_path, project_id=DEV_PROJECT)
-
-    def start_fcm(self) -> None:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.standins.fcm", "--project", "taskgo-bench"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        self.processes["fcm"] = process
-        assert process.stdout is not None
-        self.fcm = json.loads(process.stdout.readline())
-
-    def start(self, name: str, arguments: list[str]) -> None:
-        taskgo = str(Path(sys.executable).with_name("taskgo"))
-        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own CLI
-            [taskgo, *arguments], cwd=ROOT, env=self.environment()
-        )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the API at {self.api} did not start within {timeout:.0f} s")
-
-    def stop(self, name: str) -> None:
-        process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-    def close(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
-        with psycopg.connect(self.server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-
-
-def seed_users(database_url: str, *, partners: int, with_devices: bool) -> list[dict[str, str]]:
-    """Insert verified painters in Cascavel (and their tokens) with COPY; return them."""
-    rows = [
-        {"id": str(uuid.uuid4()), "uid": f"bench-partner-{uuid.uuid4().hex[:16]}"}
-        for _ in range(partners)
-    ]
-    with psycopg.connect(database_url) as connection, connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY users (id, firebase_uid, role, name, locale, current_city_id, "
-            "verification_status) FROM STDIN"
-        ) as copy:
-            for index, row in enumerate(rows):
-                copy.write_row(
-                    (
-                        row["id"],
-                        row["uid"],
-                        "partner",
-                        f"Parceiro {index}",
-                        "pt_BR",
-                        CASCAVEL,
-                        "verified",
-                    )
-                )
-        with cursor.copy("COPY partner_categories (partner_id, category_slug) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((row["id"], "pintura"))
-        if with_devices:
-            with cursor.copy(
-                "COPY device_tokens (id, user_id, token, platform) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row((str(uuid.uuid4()), row["id"], make_device_token(), "android"))
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        # Fresh statistics, as autovacuum keeps them in production. Without them, the
-        # planner can pick a poor plan for the partner count right after the bulk load.
-        connection.execute("ANALYZE users, partner_categories, device_tokens")
-    return rows
-
-
-def delete_users(database_url: str, rows: list[dict[str, str]]) -> None:
-    with psycopg.connect(database_url) as connection:
-        connection.execute(
-            "DELETE FROM users WHERE id = ANY(%s)", ([uuid.UUID(row["id"]) for row in rows],)
-        )
-
-
-def reset_orders(database_url: str) -> None:
-    with psycopg.connect(database_url) as connection:
-        connection.execute("DELETE FROM procrastinate_jobs")
-        connection.execute("DELETE FROM service_orders")
-
-
-def make_client(database_url: str) -> dict[str, str]:
-    row = {"id": str(uuid.uuid4()), "uid": f"bench-client-{uuid.uuid4().hex[:16]}"}
-    with psycopg.connect(database_url) as connection:
-        connection.execute(
-            "INSERT INTO users (id, firebase_uid, role, name) VALUES (%s, %s, 'client', 'Cliente')",
-            (row["id"], row["uid"]),
-        )
-    return row
 
 
 async def post_order(http: httpx.AsyncClient, token: str) -> tuple[float, str, int]:
@@ -296,7 +137,9 @@ async def wait_pushes(
             async with asyncio.timeout(seconds):
                 while not stats or stats["deliveries"] < expected:
                     stats = (await http.get(stats_url)).json()
-                    await asyncio.sleep(0.01)
+                    # Times come from the stand-in's own clock, so polling slowly loses
+                    # no precision and leaves the stand-in's CPU to the pushes.
+                    await asyncio.sleep(0.1)
         except TimeoutError:
             print(f"only {stats.get('deliveries')} of {expected} pushes arrived")
     return stats
@@ -315,7 +158,10 @@ async def fanout_rounds(
             post_ms, order_id, matched = await post_order(http, token)
             arrivals = await listeners.wait(order_id, seconds=30)
             stats = await wait_pushes(
-                stats_url, stack.fcm["caFile"], round_number * partners, seconds=60
+                f"{stats_url}?since={(round_number - 1) * partners}",
+                stack.fcm["caFile"],
+                round_number * partners,
+                seconds=60,
             )
             if round_number == 1:
                 await asyncio.sleep(2)
@@ -328,6 +174,7 @@ async def fanout_rounds(
                     "event_p50_s": statistics.median(arrivals) - started if arrivals else -1,
                     "event_last_s": max(arrivals) - started if arrivals else -1,
                     "pushes": stats.get("deliveries", 0) - (round_number - 1) * partners,
+                    "push_first_s": (stats.get("firstAcceptedAt") or started) - started,
                     "push_last_s": (stats.get("lastAcceptedAt") or started) - started,
                     "http_versions": ",".join(stats.get("httpVersions", [])),
                 }
@@ -336,9 +183,72 @@ async def fanout_rounds(
     return results
 
 
+async def measure_sender(stack: Stack, *, count: int, rounds: int = 3) -> list[dict[str, float]]:
+    """Send `count` pushes from this process straight to the stand-in with the FCM sender,
+    to tell the sender's CPU time apart from the rest of the pipeline."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    sender = FcmSender(
+        FcmConfig(
+            project_id=stack.fcm["projectId"],
+            service_account_info=stack.fcm["serviceAccountInfo"],
+            base_url=stack.fcm["baseUrl"],
+            ca_file=stack.fcm["caFile"],
+        )
+    )
+    messages = [
+        PushMessage(
+            key=str(index),
+            token=make_device_token(),
+            title="Nova ordem de serviço: Pintura em Cascavel",
+            body="Pintar a sala e dois quartos",
+            data={"serviceOrderId": "8d0c8d9e", "kind": "order_created"},
+        )
+        for index in range(count)
+    ]
+    results = []
+    try:
+        await sender.send(messages[:10])  # warm-up: access token, HTTP/2 connection
+        for _ in range(rounds):
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            started = time.perf_counter()
+            sent = await sender.send(messages)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            user_s = after.ru_utime - before.ru_utime
+            system_s = after.ru_stime - before.ru_stime
+            delivered = sum(result.outcome is PushOutcome.DELIVERED for result in sent)
+            results.append(
+                {
+                    "elapsed_s": time.perf_counter() - started,
+                    "cpu_s": user_s + system_s,
+                    "delivered": delivered,
+                }
+            )
+    finally:
+        await sender.aclose()
+    return results
+
+
+async def run_sender_only(arguments: argparse.Namespace) -> None:
+    stack = Stack(server_url=arguments.database, port=0, redis_url=arguments.redis)
+    try:
+        stack.start_fcm()
+        load_before = os.getloadavg()[0]
+        rows = await measure_sender(stack, count=arguments.partners)
+    finally:
+        stack.close(drop_database=False)
+    print(
+        f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after. FCM sender alone, {arguments.partners:,} pushes:\n"
+    )
+    print("| run | delivered | elapsed s | sender CPU s |\n| --- | --- | --- | --- |")
+    for index, row in enumerate(rows, start=1):
+        print(f"| {index} | {row['delivered']:.0f} | {row['elapsed_s']:.2f} | {row['cpu_s']:.2f} |")
+
+
 async def run(arguments: argparse.Namespace) -> None:
     load_before = os.getloadavg()[0]
-    stack = Stack(server_url=arguments.database, port=arguments.port, redis_url=arguments.redis)
+    port = arguments.port or free_port()
+    stack = Stack(server_url=arguments.database, port=port, redis_url=arguments.redis)
     try:
         stack.start_fcm()
         await asyncio.to_thread(stack.create_database)
@@ -346,7 +256,7 @@ async def run(arguments: argparse.Namespace) -> None:
         customer = make_client(stack.database_url)
         client_token = issuer.issue(uid=customer["uid"], role="client", name="Cliente")
 
-        stack.start("server", ["serve", "--port", str(arguments.port)])
+        stack.start("server", ["serve", "--port", str(port)])
         stack.wait_ready()
 
         post_rows = []
@@ -404,13 +314,14 @@ def report(
         f"times from the start of the POST:\n\n"
     )
     out.write(
-        "| round | POST ms | events | median event s | last event s | pushes | last push s |"
-        " HTTP |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+        "| round | POST ms | events | median event s | last event s | pushes | first push s |"
+        " last push s | HTTP |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
     for index, row in enumerate(rounds, start=1):
         out.write(
             f"| {index} | {row['post_ms']:.1f} | {row['events']:.0f} | {row['event_p50_s']:.3f} | "
-            f"{row['event_last_s']:.3f} | {row['pushes']:.0f} | {row['push_last_s']:.3f} | "
+            f"{row['event_last_s']:.3f} | {row['pushes']:.0f} | {row['push_first_s']:.3f} | "
+            f"{row['push_last_s']:.3f} | "
             f"{row['http_versions']} |\n"
         )
     last_events = [row["event_last_s"] for row in rounds]
@@ -436,11 +347,18 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200, help="POSTs per POST-only run")
     parser.add_argument("--concurrency", type=int, default=8, help="jobs at once per worker")
     parser.add_argument("--worker-processes", type=int, default=1, help="`taskgo worker` processes")
-    parser.add_argument("--port", type=int, default=8765, help="API port on 127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=0, help="API port on 127.0.0.1 (default: a free one)"
+    )
     parser.add_argument(
         "--database",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="PostgreSQL server (a bench database is created on it)",
+    )
+    parser.add_argument(
+        "--sender-only",
+        action="store_true",
+        help="only time the FCM sender against the stand-in (no database, API or worker)",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="Redis URL")
     arguments = parser.parse_args()
@@ -450,7 +368,7 @@ def main() -> None:
         ).host
         if host not in ("127.0.0.1", "localhost", "::1"):
             parser.error(f"only loopback servers are allowed, not {host}")
-    asyncio.run(run(arguments))
+    asyncio.run(run_sender_only(arguments) if arguments.sender_only else run(arguments))
 
 
 if __name__ == "__main__":

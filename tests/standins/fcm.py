@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from hypercorn.asyncio import serve
@@ -90,6 +91,8 @@ class FcmStandin:
         self._shutdown = asyncio.Event()
         self._server_task: asyncio.Task[None] | None = None
         self._in_flight = 0
+        # Kept as requests arrive, so a benchmark polling the stats costs almost nothing.
+        self._http_versions: set[str] = set()
 
     # Test-facing controls ------------------------------------------------------------
 
@@ -209,21 +212,25 @@ class FcmStandin:
             finally:
                 self._in_flight -= 1
         elif scope["method"] == "GET" and path == "/_standin/stats":
-            status, payload, headers = 200, self.stats(), ()
+            since = parse_qs(scope.get("query_string", b"").decode()).get("since", ["0"])[0]
+            status, payload, headers = 200, self.stats(since=int(since)), ()
         else:
             status, payload, headers = 404, error_body(404, "NOT_FOUND", "Not Found"), ()
         await respond(send, status, payload, headers)
 
-    def stats(self) -> dict[str, Any]:
-        """Counts and delivery times, for a benchmark that runs the stand-in in a process."""
-        accepted = [delivery.accepted_at for delivery in self.deliveries]
+    def stats(self, *, since: int = 0) -> dict[str, Any]:
+        """Counts and delivery times, for a benchmark that runs the stand-in in a process.
+
+        The times cover the deliveries after the first `since` ones.
+        """
+        accepted = [delivery.accepted_at for delivery in self.deliveries[since:]]
         return {
             "requests": len(self.send_requests),
-            "deliveries": len(accepted),
+            "deliveries": len(self.deliveries),
             "firstAcceptedAt": min(accepted, default=None),
             "lastAcceptedAt": max(accepted, default=None),
             "tokenRequests": self.oauth.token_requests,
-            "httpVersions": sorted({record.http_version for record in self.send_requests}),
+            "httpVersions": sorted(self._http_versions),
         }
 
     def _handle_send(
@@ -232,6 +239,7 @@ class FcmStandin:
         received_at = time.time()
         record = SendRecord(0, str(scope.get("http_version")), None, None, received_at)
         self.send_requests.append(record)
+        self._http_versions.add(record.http_version)
 
         status, payload, headers = self._answer_send(scope, body, record)
         record.status = status
