@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.chat import service
@@ -185,3 +185,54 @@ async def test_closed_writer_drains_queue(make_live_user: MakeUser) -> None:
 
     results = await asyncio.gather(*pending)
     assert len({result.message.id for result in results}) == 12
+
+
+@pytest.mark.usefixtures("live_chat")
+@pytest.mark.timeout(120)
+async def test_concurrent_batches_share_conversations(make_live_user: MakeUser) -> None:
+    users = [await make_live_user() for _ in range(4)]
+    conversation_ids = []
+    async with session_scope() as session:
+        for buyer, seller in itertools.combinations(users, 2):
+            conversation = await service.get_or_create_order_conversation(
+                session, purchase_id=uuid.uuid4(), buyer_id=buyer.id, seller_id=seller.id
+            )
+            conversation_ids.append((conversation.id, buyer.id, seller.id))
+    # Two writers stand in for two server processes: their batches mix the same six
+    # conversations in different orders, which deadlocks unless locks follow one order.
+    writers = [MessageWriter(max_batch=7, concurrency=4) for _ in range(2)]
+    drafts = [
+        _draft(conversation_id, (buyer, seller)[index % 2], f"m{index}")
+        for index, (conversation_id, buyer, seller) in enumerate(
+            conversation_ids[(index * 5) % len(conversation_ids)] for index in range(300)
+        )
+    ]
+
+    try:
+        results = await asyncio.gather(
+            *(writers[index % 2].send(Outgoing(draft=draft)) for index, draft in enumerate(drafts))
+        )
+    finally:
+        for writer in writers:
+            await writer.close()
+
+    assert all(result.created for result in results)
+    async with session_scope() as session:
+        for conversation_id, _, _ in conversation_ids:
+            stamps = list(
+                await session.scalars(
+                    select(Message.created_at)
+                    .where(Message.conversation_id == conversation_id)
+                    .order_by(Message.created_at)
+                )
+            )
+            assert len(stamps) == len(set(stamps))
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            assert conversation.last_message_at == stamps[-1]
+        total = await session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.conversation_id.in_([row[0] for row in conversation_ids]))
+        )
+    assert total == 300

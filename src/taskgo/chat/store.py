@@ -1,8 +1,8 @@
-"""The write path of new messages: a batch of drafts in two SQL statements.
+"""The write path of new messages: a batch of drafts in one SQL statement.
 
 Sending is the chat's hot path. A batch, from one message to a few hundred from many
-conversations, costs two round trips to PostgreSQL: one that locks the conversations and
-one that checks membership and idempotency, takes the timestamps and inserts.
+conversations, costs one round trip to PostgreSQL that locks the conversations, checks
+membership and idempotency, takes the timestamps and inserts.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _UUIDS = ARRAY(UUID(as_uuid=True))
 _TEXTS = ARRAY(TEXT())
 
-# Locks are taken in id order, so two batches that share conversations cannot deadlock on
-# them. They are held until commit, so writers of one chat go one after another. The next
-# statement takes the timestamps after the locks, so a message that commits later sorts
-# later, which lets a client page forward from any message without gaps.
-_LOCK_CONVERSATIONS = text(
-    "SELECT id FROM conversations WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"
-).bindparams(bindparam("ids", type_=_UUIDS))
-
+# `locked` takes the conversations' row locks in id order, so two batches that share
+# conversations cannot deadlock on them (a CTE with FOR UPDATE is always materialized and
+# its sorted rows are locked as they are read). The locks are held until commit, so writers
+# of one chat go one after another. `stamped` reads each conversation's clock after its
+# lock, so a message that commits later sorts later, which lets a client page forward from
+# any message without gaps.
+#
 # `fresh` drops drafts whose sender is not a participant and resends of a stored
 # clientMessageId (a repeat inside the batch keeps its first occurrence). Each conversation's
 # clock moves to at least 1 µs (timestamptz resolution) past its previous message, and the
-# drafts of one conversation get consecutive microseconds in batch order.
+# drafts of one conversation get consecutive microseconds in batch order. A resend that
+# another transaction committed during the lock wait is not seen by `fresh`; the insert then
+# skips it, and the conversation's clock has only moved forward for nothing.
 _STORE_MESSAGES = text(
     """
     WITH input AS (
@@ -37,6 +38,12 @@ _STORE_MESSAGES = text(
         FROM unnest(:message_ids, :conversation_ids, :sender_ids, :bodies, :client_message_ids)
             WITH ORDINALITY
             AS t(message_id, conversation_id, sender_id, body, client_message_id, position)
+    ),
+    locked AS (
+        SELECT c.id FROM conversations AS c
+        WHERE c.id IN (SELECT conversation_id FROM input)
+        ORDER BY c.id
+        FOR UPDATE
     ),
     fresh AS (
         SELECT DISTINCT ON (i.conversation_id, i.sender_id, i.client_message_id) i.*
@@ -68,6 +75,7 @@ _STORE_MESSAGES = text(
             updated_at = now()
         FROM (SELECT conversation_id, max(n) AS n FROM numbered GROUP BY conversation_id)
             AS batch
+        JOIN locked ON locked.id = batch.conversation_id
         WHERE c.id = batch.conversation_id
         RETURNING c.id, c.last_message_at, batch.n
     ),
@@ -125,8 +133,6 @@ async def store_messages(session: AsyncSession, drafts: list[Draft]) -> list[Sto
     if not drafts:
         return []
 
-    conversation_ids = sorted({draft.conversation_id for draft in drafts})
-    await session.execute(_LOCK_CONVERSATIONS, {"ids": conversation_ids})
     rows = (
         await session.execute(
             _STORE_MESSAGES,
