@@ -146,6 +146,10 @@ INVALID_FIELDS = [
     ({"accountHolder": "A"}, "accountHolder", "bank_account.holder_name_invalid"),
     ({"accountHolder": "Ana 2 Souza"}, "accountHolder", "bank_account.holder_name_invalid"),
     ({"bank": "999"}, "bank", "bank_account.bank_unknown"),
+    # JSON true used to pass as the integer 1 (Banco do Brasil).
+    ({"bank": True}, "bank", "bank_account.bank_invalid"),
+    ({"bank": 1.5}, "bank", "bank_account.bank_invalid"),
+    ({"bank": ["260"]}, "bank", "bank_account.bank_invalid"),
     ({"agency": "12345"}, "agency", "bank_account.agency_invalid"),
     ({"agencyDigit": "55"}, "agencyDigit", "bank_account.agency_digit_invalid"),
     ({"account": "12A45"}, "account", "bank_account.account_invalid"),

@@ -9,8 +9,11 @@ from taskgo.bank_accounts.models import ReviewReason
 from taskgo.i18n.catalogs import LOCALES_DIR
 
 SOURCE_DIR = Path(taskgo.bank_accounts.__file__).parent
-# Error codes are the first argument of AppError and InvalidValue (log events are not).
-LITERAL_CODE = re.compile(r"(?:AppError|InvalidValue)\(\s*\"(bank_account\.[a-z_.]+)\"")
+# Error codes are the first argument of AppError, InvalidValue and PydanticCustomError
+# (log events are not).
+LITERAL_CODE = re.compile(
+    r"(?:AppError|InvalidValue|PydanticCustomError)\(\s*\"(bank_account\.[a-z_.]+)\""
+)
 # Codes built from a prefix in account_numbers.py.
 BUILT_CODES = {
     f"bank_account.{prefix}_{suffix}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from taskgo.bank_accounts.account_numbers import AccountType
 from taskgo.bank_accounts.pix import PixKeyType
@@ -17,12 +19,31 @@ _RAW_NAME = 200
 _RAW_PIX_KEY = 120
 
 
+def _bank_code_text(value: object) -> str:
+    """Take the COMPE code as text or as a JSON integer (1 for "001")."""
+    # A `str | int` union let `true` through as the integer 1, so Banco do Brasil, and
+    # named its failures after the union members (`bank.constrained-str`).
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise PydanticCustomError("bank_account.bank_invalid", "the bank must be a COMPE code")
+
+
+BankCode = Annotated[
+    str,
+    BeforeValidator(_bank_code_text),
+    Field(max_length=_RAW_SHORT),
+    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": _RAW_SHORT}, {"type": "integer"}]}),
+]
+
+
 class BankAccountCreate(ApiModel):
     account_holder: str = Field(max_length=_RAW_NAME, description="Holder name as the bank has it.")
     holder_document: str = Field(
         max_length=_RAW_SHORT, description="Holder CPF or CNPJ, bare or formatted."
     )
-    bank: str | int = Field(description="3-digit COMPE code of the bank, e.g. 001.")
+    bank: BankCode = Field(description="3-digit COMPE code of the bank, e.g. 001.")
     agency: str = Field(max_length=_RAW_SHORT, description="Agency number, optionally '1234-5'.")
     agency_digit: str | None = Field(default=None, max_length=_RAW_SHORT)
     account: str = Field(max_length=_RAW_SHORT, description="Account number, optionally '12345-6'.")
