@@ -60,6 +60,9 @@ async def test_client_cannot_create(
         ("title", "x" * 121, "validation.string_too_long"),
         ("description", "x" * 5001, "validation.string_too_long"),
         ("stock", -1, "validation.greater_than_equal"),
+        # Pydantic's lax mode used to store `true` as a stock of 1.
+        ("stock", True, "validation.int_type"),
+        ("price", "1e999999999", "money.too_large"),
         ("lat", 91, "location.latitude_out_of_range"),
         ("lng", "-53,45", "location.decimal_comma"),
     ],

@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.money import MoneyOut, Price
@@ -16,7 +17,17 @@ from taskgo.users.schemas import CityOut
 Title = Annotated[str, Field(min_length=3, max_length=120)]
 Description = Annotated[str, Field(max_length=5000)]
 Category = Annotated[str, Field(min_length=2, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-Stock = Annotated[int, Field(ge=0, le=1_000_000, strict=False)]
+
+
+def reject_bool(value: object) -> object:
+    """Reject JSON `true`/`false`, which pydantic's lax mode would read as the integers 1 and 0."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("validation.int_type", "expected an integer")
+    return value
+
+
+# Lax on purpose: "7" is accepted as 7, but a boolean is not a count.
+Stock = Annotated[int, BeforeValidator(reject_bool), Field(ge=0, le=1_000_000, strict=False)]
 
 
 class ProductCreateIn(ApiModel):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from taskgo.money import MoneyOut
+from taskgo.products.schemas import reject_bool
 from taskgo.purchases.models import Purchase, PurchaseStatus
 from taskgo.schemas import ApiModel
 
 
 class PurchaseItemIn(ApiModel):
     product_id: uuid.UUID
-    quantity: int = Field(ge=1, le=100)
+    quantity: Annotated[int, BeforeValidator(reject_bool)] = Field(ge=1, le=100)
 
 
 class PurchaseCreateIn(ApiModel):
