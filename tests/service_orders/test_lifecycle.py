@@ -366,3 +366,20 @@ async def test_stranger_gets_404(
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "service_order.not_found"
+
+
+async def test_periodic_expiry_task(db: AsyncSession, customer: User, order_id: str) -> None:
+    from taskgo.jobs import app
+
+    await db.execute(
+        update(ServiceOrder)
+        .where(ServiceOrder.id == uuid.UUID(order_id))
+        .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    )
+
+    await app.tasks["service_orders.expire_open_orders"].func(timestamp=0)
+
+    order = await db.get(ServiceOrder, uuid.UUID(order_id))
+    assert order is not None
+    await db.refresh(order)
+    assert order.status == "expired"
