@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, insert, select, text
@@ -16,7 +17,7 @@ from taskgo.users.models import User
 from tests.conftest import MakeUser
 
 
-async def push_jobs(db: AsyncSession) -> list[dict[str, object]]:
+async def push_jobs(db: AsyncSession) -> list[dict[str, Any]]:
     rows = await db.execute(
         text("SELECT args FROM procrastinate_jobs WHERE task_name = 'notifications.send_push'")
     )

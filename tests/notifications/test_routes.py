@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.notifications.models import DeviceToken
@@ -138,7 +138,7 @@ async def test_token_moves_to_new_account(
     body = {"token": token, "platform": "ios"}
     await client.post("/api/devices", json=body, headers=auth_headers(before))
     await db.execute(
-        DeviceToken.__table__.update()
+        update(DeviceToken)
         .where(DeviceToken.token == token)
         .values(deactivated_at=DeviceToken.created_at, deactivation_reason="token_unregistered")
     )
