@@ -37,7 +37,7 @@ from typing import Any
 from bench.products_capture import capture_endpoint
 from bench.products_load import recorded_latencies, run_pgbench, run_wrk, settle
 from bench.products_pgbench import write_scripts
-from bench.products_procs import ROOT, Server, machine_facts
+from bench.products_procs import ROOT, Server, machine_facts, set_priority
 from bench.products_report import GOAL_P99_MS, GOAL_RATIO, markdown
 from bench.products_seed import (
     CASCAVEL_IBGE,
@@ -79,6 +79,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--warmup-seconds", type=int, default=5, help="Unrecorded load before measuring.")
     add("--server-cpus", default="1", help="CPUs of the servers (taskset); '' = any.")
     add("--load-cpus", default="0", help="CPUs of wrk and pgbench (taskset); '' = any.")
+    add(
+        "--nice",
+        type=int,
+        default=0,
+        help="Nice value of the servers, wrk and pgbench; below 0 (root only) they win CPU "
+        "time from other work on the machine, but PostgreSQL keeps its own priority.",
+    )
     add("--port", type=int, default=8310, help="Our server's port; the baseline uses the next.")
     add("--no-breakdown", action="store_true", help="Skip the CPU breakdown per stage.")
     add("--profile", action="store_true", help="Sample our server with py-spy in one more run.")
@@ -222,6 +229,7 @@ def fixed_rate_runs(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     require_loopback(args.database_server)
+    set_priority(args.nice)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = ROOT / "var" / "bench" / "products" / stamp
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +238,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": stamp,
         "argv": sys.argv[1:],
         "run_dir": str(run_dir.relative_to(ROOT)),
+    }
+    report["placement"] = {
+        "server_cpus": args.server_cpus,
+        "load_cpus": args.load_cpus,
+        "nice": args.nice,
     }
     url = create_database(args.database_server, database)
     servers: list[Server] = []

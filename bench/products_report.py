@@ -164,12 +164,14 @@ def _verdict(goals: dict[str, Any]) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    data, machine = report["data"], report["machine"]
+    data, machine, place = report["data"], report["machine"], report.get("placement", {})
     out = [
         f"Run {report['started']}: {machine['cpus']} × {machine['cpu']}, "
         f"{machine['memory_gib']} GiB, Linux {machine['kernel']}, Python {machine['python']}, "
         f"{machine['postgres']}, {machine['wrk']}; "
-        f"load average at the start {machine['load_average'][0]:.2f}.",
+        f"load average at the start {machine['load_average'][0]:.2f}. "
+        f"Servers on CPU {place.get('server_cpus') or 'any'}, wrk and pgbench on CPU "
+        f"{place.get('load_cpus') or 'any'}, PostgreSQL on any, nice {place.get('nice', 0)}.",
         "",
         f"Data: {data['cities']:,} cities, {data['products']:,} products "
         f"({data['city_active_products']:,} active in Cascavel), {data['product_images']:,} "
