@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from taskgo.auth.service import configure_auth
 from taskgo.config import Settings, get_settings
+from taskgo.db.base import import_all_models
 from taskgo.db.migrate import resolve_database_url
 from taskgo.db.session import Database, close_database, init_database
 from taskgo.errors import install_error_handlers
@@ -94,6 +95,9 @@ async def _run_worker(settings: Settings) -> None:
 def create_fastapi_app(settings: Settings | None = None, *, run_worker: bool = False) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    # Every table must be known before the first flush, or a foreign key to a domain that
+    # no imported module mentions (cities, for example) cannot be resolved.
+    import_all_models()
     load_task_modules()
 
     app = FastAPI(

@@ -65,6 +65,9 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
 
     async def run() -> None:
+        from taskgo.db.base import import_all_models
+
+        import_all_models()
         init_database(url)
         configure_auth(settings)
         from taskgo.app import _domain_modules
