@@ -142,7 +142,7 @@ class DomainOrderLookup:
 
     async def list_service_orders(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
         list_orders = _service_function("taskgo.service_orders.service", "list_orders")
-        category_names = _service_function("taskgo.service_orders.service", "category_names")
+        category_names = _service_function("taskgo.service_orders.categories", "all_categories")
         # Orders the user posted, and for partners also the orders they took.
         roles = ["client", "assigned"] if self._user.role == "partner" else ["client"]
         async with self._read_only():
