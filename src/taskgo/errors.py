@@ -138,7 +138,11 @@ def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONRespon
 
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    retry_after = exc.details.get("retryAfterSeconds")
+    if exc.status in (429, 503) and isinstance(retry_after, int):
+        # The standard header as well, for HTTP clients and proxies that back off on their own.
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(
         status_code=exc.status,
         content=error_body(exc.code, exc.message(), exc.details),

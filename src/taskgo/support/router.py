@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
 from taskgo.auth.deps import AdminUser, CurrentUser
@@ -132,13 +132,21 @@ async def send_message(
 async def admin_list_conversations(
     admin: AdminUser,
     session: DbSession,
-    needs_human: bool | None = True,
+    needs_human: Annotated[bool | None, Query(alias="needsHuman")] = None,
+    needs_human_snake: Annotated[
+        bool | None, Query(alias="needs_human", include_in_schema=False)
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> FlaggedConversationPage:
     """List conversations for the team; by default only those waiting for a person."""
+    # camelCase like every other parameter; the snake_case spelling is still read.
+    wanted = needs_human if needs_human is not None else needs_human_snake
     rows, next_cursor = await admin_service.list_conversations(
-        session, needs_human=needs_human, cursor=cursor, limit=limit
+        session,
+        needs_human=True if wanted is None else wanted,
+        cursor=cursor,
+        limit=limit,
     )
     return FlaggedConversationPage(
         items=[FlaggedConversationOut.model_validate(row) for row in rows],
