@@ -121,3 +121,16 @@ async def test_dev_token_claims_shape(client: httpx.AsyncClient, settings: Setti
     assert payload["sub"] == "demo-partner-1"
     assert payload["exp"] > time.time()
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
+
+
+async def test_role_required_names_roles_in_language(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
+    buyer = await make_user(role="client")
+    pt = await client.get("/api/banks", headers=auth_headers(buyer))
+    en = await client.get("/api/banks", headers=auth_headers(buyer, **{"Accept-Language": "en"}))
+    assert pt.status_code == 403
+    # The role was named by its English code ("partner") inside the Portuguese sentence.
+    assert pt.json()["error"]["message"] == "Esta ação é permitida apenas para: parceiros."
+    assert en.json()["error"]["message"] == "This action is allowed only for: partners."
+    assert pt.json()["error"]["details"] == {"roles": ["partner"]}

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from taskgo.auth.service import authenticate
 from taskgo.db.session import DbSession
 from taskgo.errors import AppError
+from taskgo.i18n import translate
 from taskgo.users.models import User
 
 
@@ -39,7 +40,12 @@ def require_role(*roles: str) -> Callable[..., Awaitable[User]]:
 
     async def check(user: CurrentUser) -> User:
         if user.role not in roles:
-            raise AppError("auth.role_required", status=403, roles=", ".join(roles))
+            raise AppError(
+                "auth.role_required",
+                status=403,
+                details={"roles": list(roles)},
+                roles=", ".join(translate(f"auth.role.{role}") for role in roles),
+            )
         return user
 
     return check
