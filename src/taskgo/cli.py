@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 
 import click
 
 from taskgo.config import get_settings, reset_settings
+
+
+@contextlib.contextmanager
+def _embedded_database_lifetime() -> Iterator[None]:
+    """Stop the embedded PostgreSQL when the command ends, also on SIGTERM.
+
+    uvicorn re-raises the signal that stopped it; with Python's default SIGTERM action the
+    process would die without running exit hooks and leave the embedded server running.
+    """
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        from taskgo.db.embedded import stop_embedded_postgres
+
+        stop_embedded_postgres()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _pin_database_url() -> str:
@@ -33,19 +57,20 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the HTTP API and Socket.IO server with uvicorn (uvloop, httptools)."""
     import uvicorn
 
-    _pin_database_url()
-    uvicorn.run(
-        "taskgo.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets",
-        log_config=None,
-        proxy_headers=True,
-    )
+    with _embedded_database_lifetime():
+        _pin_database_url()
+        uvicorn.run(
+            "taskgo.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets",
+            log_config=None,
+            proxy_headers=True,
+        )
 
 
 @main.command()
@@ -84,7 +109,8 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
         finally:
             await close_database()
 
-    asyncio.run(run())
+    with _embedded_database_lifetime():
+        asyncio.run(run())
 
 
 @main.command()
@@ -92,7 +118,8 @@ def migrate() -> None:
     """Apply every pending database migration."""
     from taskgo.db.migrate import upgrade_to_head
 
-    upgrade_to_head(_pin_database_url())
+    with _embedded_database_lifetime():
+        upgrade_to_head(_pin_database_url())
     click.echo("migrations: at head")
 
 
@@ -102,6 +129,11 @@ def migrate() -> None:
 @click.option("--seed/--no-seed", default=True, show_default=True, help="Create demo data.")
 def dev(host: str, port: int, seed: bool) -> None:
     """Embedded database, migrations, demo data, API and worker in one process."""
+    with _embedded_database_lifetime():
+        _run_dev(host=host, port=port, seed=seed)
+
+
+def _run_dev(*, host: str, port: int, seed: bool) -> None:
     import uvicorn
 
     from taskgo.app import create_app
