@@ -15,7 +15,7 @@ from taskgo.config import Settings, get_settings
 from taskgo.db.base import import_all_models
 from taskgo.db.migrate import resolve_database_url
 from taskgo.db.session import Database, close_database, init_database
-from taskgo.errors import install_error_handlers
+from taskgo.errors import ERROR_RESPONSES, install_error_handlers
 from taskgo.health import router as health_router
 from taskgo.jobs.queue import configure_jobs, load_task_modules
 from taskgo.logging import configure_logging
@@ -104,6 +104,7 @@ def create_fastapi_app(settings: Settings | None = None, *, run_worker: bool = F
         title="TaskGo API",
         version="1.0.0",
         lifespan=_lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.run_worker = run_worker
@@ -117,7 +118,33 @@ def create_fastapi_app(settings: Settings | None = None, *, run_worker: bool = F
             if router is not None:
                 app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
+    _document_error_bodies(app)
     return app
+
+
+def _document_error_bodies(app: FastAPI) -> None:
+    """Give every documented 4xx/5xx response the error body schema.
+
+    Routes that describe a status themselves (`responses={409: {"description": ...}}`)
+    replace the app-wide entry for it, schema included, so the schema is put back here.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        error_content = {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status_code, response in operation.get("responses", {}).items():
+                    if status_code[:1] in ("4", "5") and "content" not in response:
+                        response["content"] = error_content
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = False) -> Any:

@@ -14,7 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -66,6 +66,39 @@ def forbidden(code: str, **params: Any) -> AppError:
 
 def conflict(code: str, **params: Any) -> AppError:
     return AppError(code, status=409, **params)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable dotted code, such as `product.not_found`.")
+    message: str = Field(description="Text for people, in the language of Accept-Language.")
+    details: dict[str, Any] = Field(
+        description="`field` names the request field at fault; `errors` lists each one."
+    )
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx response."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+# Declared on every route, so the OpenAPI document shows the error shape (and not FastAPI's
+# default 422 body) for the statuses that any route may return.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed request, such as a NUL character in the path."),
+    401: _documented("Missing, malformed or expired bearer token (`auth.*`)."),
+    403: _documented("The caller's role or ownership does not allow this action."),
+    404: _documented("No such resource, or one the caller may not see."),
+    409: _documented("The resource's current state does not allow this action."),
+    413: _documented("The request body is larger than the limit (`request.too_large`)."),
+    422: _documented("Invalid input: `details.field` names the field."),
+    429: _documented("Too many requests: see the Retry-After header."),
+    503: _documented("Temporarily unavailable: retry after the Retry-After header's seconds."),
+}
 
 
 def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:

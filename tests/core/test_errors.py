@@ -158,3 +158,19 @@ def test_field_path_strips_only_source(loc: tuple[str | int, ...], field: str) -
     # A chat message's `body` field is a field, not the request body.
     described = describe_validation_errors([{"loc": loc, "type": "missing"}])
     assert described[0]["field"] == field
+
+
+def test_openapi_documents_error_body(settings: Settings) -> None:
+    schema = create_fastapi_app(settings).openapi()
+    # FastAPI's default 422 body ({"detail": [...]}) is not what the API returns.
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status in ("401", "403", "404", "422"):
+                assert status in responses, f"{method} {path} lacks {status}"
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    body = response["content"]["application/json"]["schema"]
+                    assert body == error_ref, f"{method} {path} {status}"
