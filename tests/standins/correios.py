@@ -5,7 +5,8 @@ It enforces Basic auth and the postal card on the token call, and a bearer token
 expires at ``expiraEm`` on the objects call. It accepts at most 50 codes per request and
 ``resultado`` in T/U/P, returns SRO-019/SRO-020 messages for invalid and unknown objects,
 and sends ``{"msgs": [...]}`` error bodies. Tests steer it with the knobs below
-(``fail_next``, ``omit_codes``, ``rate_limit``, ``token_ttl``) and read ``requests``.
+(``fail_next``, ``omit_codes``, ``rate_limit``, ``token_ttl``, ``clock``) and read
+``requests``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -69,6 +70,11 @@ class CorreiosStandin:
     # Token-bucket limit on every request, as the Correios gateway applies per key.
     rate_limit: float | None = None
     rate_burst: int = 5
+    # The gateway's clock for the rate limit and token expiry. A test that checks a
+    # client-side limiter against the rate limit passes the limiter's manual clock here.
+    # The gateway then counts each request at the instant the limiter released it, so
+    # the check does not depend on how long a loaded machine takes to deliver it.
+    clock: Callable[[], float] = time.monotonic
     objects: dict[str, list[StandinEvent]] = field(default_factory=dict)
     omit_codes: set[str] = field(default_factory=set)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -79,7 +85,8 @@ class CorreiosStandin:
         self._failures: list[tuple[str, int, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._bucket = float(self.rate_burst)
-        self._bucket_updated = time.monotonic()
+        # Set by the first rate-limited request, which finds the bucket full.
+        self._bucket_updated: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -183,7 +190,7 @@ class CorreiosStandin:
         issued = datetime.now(BRASILIA).replace(microsecond=0, tzinfo=None)
         expires = issued + self.token_ttl
         with self._lock:
-            self._tokens[token] = time.monotonic() + self.token_ttl.total_seconds()
+            self._tokens[token] = self.clock() + self.token_ttl.total_seconds()
             self.tokens_issued += 1
         self._record(request, 201, codes=[])
         return web.json_response(
@@ -219,7 +226,7 @@ class CorreiosStandin:
             expires_at = self._tokens.get(authorization.removeprefix("Bearer "))
         if expires_at is None:
             return self._error(request, 401, "GTW-006: Token inválido.", codes=codes)
-        if time.monotonic() >= expires_at:
+        if self.clock() >= expires_at:
             return self._error(request, 401, "GTW-007: Token expirado.", codes=codes)
 
         result = request.query.get("resultado")
@@ -297,10 +304,12 @@ class CorreiosStandin:
     def _take_rate_token(self) -> bool:
         if self.rate_limit is None:
             return True
-        now = time.monotonic()
-        self._bucket = min(
-            self.rate_burst, self._bucket + (now - self._bucket_updated) * self.rate_limit
-        )
+        now = self.clock()
+        if self._bucket_updated is None:
+            self._bucket = float(self.rate_burst)
+        else:
+            refill = (now - self._bucket_updated) * self.rate_limit
+            self._bucket = min(self.rate_burst, self._bucket + refill)
         self._bucket_updated = now
         if self._bucket >= 1:
             self._bucket -= 1

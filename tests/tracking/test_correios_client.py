@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from taskgo.tracking.client import (
 from taskgo.tracking.ratelimit import AsyncRateLimiter
 from taskgo.tracking.statuses import TrackingStatus
 from tests.standins.correios import CorreiosStandin, StandinEvent
+from tests.tracking.manual_time import ManualTime
 
 DELIVERED_CODE = "RA123456785BR"
 IN_TRANSIT_CODE = "QP003000000BR"
@@ -284,34 +284,64 @@ async def test_fifty_codes_in_one_request(
 async def test_limiter_keeps_under_gateway_limit(
     correios: CorreiosStandin, correios_credentials: CorreiosCredentials
 ) -> None:
+    # The limiter and the gateway share one manual clock, so the gateway counts each
+    # request at the instant the limiter released it. With real time, a loaded machine
+    # can deliver requests released 125 ms apart less than the gateway's 100 ms apart,
+    # and the gateway rejects them for a reason that is not the limiter's.
+    manual = ManualTime()
+    correios.clock = manual.clock
     correios.rate_limit = 10.0
     correios.rate_burst = 1
-    limiter = AsyncRateLimiter(rate=8.0, burst=1)
+    limiter = AsyncRateLimiter(rate=8.0, burst=1, clock=manual.clock, sleep=manual.sleep)
     client = CorreiosClient(
         base_url=correios.base_url, credentials=correios_credentials, rate_limiter=limiter
     )
-    started = time.monotonic()
     try:
         for _ in range(6):
             await client.fetch_objects([DELIVERED_CODE])
     finally:
         await client.aclose()
-    elapsed = time.monotonic() - started
 
-    assert all(request.status != 429 for request in correios.requests)
-    assert len(correios.objects_requests()) == 6
-    # Seven requests (one token, six objects) at 8 per second take at least 0.75 s.
-    assert elapsed >= 0.7
+    assert [request.status for request in correios.requests] == [201] + [200] * 6
+    # Seven requests (one token, six objects) at 8 per second: the burst token, then six
+    # waits of 1/8 s, which the gateway's 10 per second bucket has refilled for.
+    assert manual.sleeps == pytest.approx([0.125] * 6)
+    assert manual.now == pytest.approx(0.75)
+
+
+async def test_limiter_faster_than_gateway_is_refused(
+    correios: CorreiosStandin, correios_credentials: CorreiosCredentials
+) -> None:
+    # A limiter faster than the gateway gets a 429, which shows the check above can fail.
+    manual = ManualTime()
+    correios.clock = manual.clock
+    correios.rate_limit = 10.0
+    correios.rate_burst = 1
+    limiter = AsyncRateLimiter(rate=12.0, burst=1, clock=manual.clock, sleep=manual.sleep)
+    client = CorreiosClient(
+        base_url=correios.base_url, credentials=correios_credentials, rate_limiter=limiter
+    )
+    try:
+        with pytest.raises(CorreiosRateLimited):
+            await client.fetch_objects([DELIVERED_CODE])
+    finally:
+        await client.aclose()
+
+    assert [request.status for request in correios.requests] == [201, 429]
 
 
 async def test_without_limiter_gateway_answers_429(
     correios: CorreiosStandin, correios_client: CorreiosClient
 ) -> None:
+    # The gateway's clock does not advance, so back-to-back requests are rejected however
+    # slowly a loaded machine sends them.
+    manual = ManualTime()
+    correios.clock = manual.clock
     correios.rate_limit = 10.0
     correios.rate_burst = 1
 
     with pytest.raises(CorreiosRateLimited) as caught:
-        for _ in range(6):
-            await correios_client.fetch_objects([DELIVERED_CODE])
+        await correios_client.fetch_objects([DELIVERED_CODE])
 
     assert caught.value.retry_after == 1.0
+    assert [request.status for request in correios.requests] == [201, 429]

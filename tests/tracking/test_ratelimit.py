@@ -1,23 +1,13 @@
-"""Token-bucket limiter timing, with a fake clock so the test takes no real time."""
+"""Token-bucket limiter timing: schedules on a manual clock, and a lower bound on real time."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from taskgo.tracking.ratelimit import AsyncRateLimiter
-
-
-class ManualTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.tracking.manual_time import ManualTime
 
 
 async def test_burst_then_steady_rate() -> None:
@@ -43,6 +33,17 @@ async def test_idle_time_refills_to_burst_only() -> None:
         await limiter.acquire()
 
     assert fake.sleeps == pytest.approx([1.0])
+
+
+async def test_real_clock_never_releases_early() -> None:
+    limiter = AsyncRateLimiter(rate=8.0, burst=1)
+    started = time.monotonic()
+
+    for _ in range(7):
+        await limiter.acquire()
+
+    # A lower bound only: a loaded machine makes the run slower, never faster.
+    assert time.monotonic() - started >= 6 / 8
 
 
 @pytest.mark.parametrize(("rate", "burst"), [(0.0, 1), (-1.0, 1), (1.0, 0)])
