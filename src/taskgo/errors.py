@@ -7,6 +7,7 @@ the request's language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,6 +106,9 @@ def error_body(code: str, message: str, details: Mapping[str, Any] | None = None
     return {"error": {"code": code, "message": message, "details": dict(details or {})}}
 
 
+# A `{name}` placeholder of an OpenAPI path template, after re.escape().
+_PATH_PARAMETER = re.compile(r"\\\{[^/]+?\\\}")
+
 _SOURCES = ("body", "query", "path", "header", "form", "cookie")
 
 
@@ -201,13 +205,36 @@ _HTTP_CODES = {
 }
 
 
+def _allowed_methods(request: Request) -> str:
+    """List the methods of every documented route on this path, for the Allow header."""
+    # Starlette names only the first route whose path matches, but one path often has a
+    # route per method (GET and POST /api/bank-accounts, for example).
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            regex = _PATH_PARAMETER.sub("[^/]+", re.escape(template))
+            table.append((re.compile(f"^{regex}$"), {method.upper() for method in operations}))
+        request.app.state.allowed_methods = table
+    methods: set[str] = set()
+    for pattern, route_methods in table:
+        if pattern.match(request.url.path):
+            methods.update(route_methods)
+    return ", ".join(sorted(methods))
+
+
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "request.error")
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
     return JSONResponse(
         status_code=exc.status_code,
         content=error_body(code, translate(code)),
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
 
 

@@ -106,6 +106,8 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_MULTIPART_BODY_BYTES = 16 * 1024 * 1024
 
 _JSON_NUL_ESCAPE = b"\\u0000"
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_FIELD_NAME = 100
 _BUFFERED_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 
@@ -149,7 +151,7 @@ def json_nul_field(body: bytes) -> str | None:
     except orjson.JSONDecodeError:
         return None
     found = _nul_path(parsed)
-    return None if found is None else ".".join(found)
+    return None if found is None else _printable(".".join(found))
 
 
 def form_nul_field(raw: bytes) -> str | None:
@@ -158,8 +160,14 @@ def form_nul_field(raw: bytes) -> str | None:
         return None
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if "\x00" in key or "\x00" in value:
-            return key.replace("\x00", "")
+            return _printable(key)
     return None
+
+
+def _printable(field: str) -> str:
+    """Drop control characters from a field name echoed in an error, and cap its length."""
+    # The name itself may be the text at fault, such as an unknown JSON key with a NUL.
+    return _CONTROL_CHARACTERS.sub("", field)[:_MAX_FIELD_NAME]
 
 
 def error_response(status: int, code: str, **details: Any) -> JSONResponse:

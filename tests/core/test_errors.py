@@ -174,3 +174,18 @@ def test_openapi_documents_error_body(settings: Settings) -> None:
                 if status.startswith(("4", "5")):
                     body = response["content"]["application/json"]["schema"]
                     assert body == error_ref, f"{method} {path} {status}"
+
+
+async def test_method_not_allowed_lists_every_method(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    partner = await make_user(role="partner")
+    response = await client.put("/api/bank-accounts", headers=auth_headers(partner))
+    assert response.status_code == 405
+    # Only the first matching route's method (GET) used to be listed.
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_openapi_metrics_plain_text(settings: Settings) -> None:
+    schema = create_fastapi_app(settings).openapi()
+    assert schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"] == {"text/plain": {}}

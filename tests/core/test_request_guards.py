@@ -162,3 +162,17 @@ async def test_small_multipart_reaches_route(
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "product.not_found"
+
+
+async def test_nul_in_key_reported_printable(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers
+) -> None:
+    user = await make_user()
+    response = await client.patch(
+        "/api/me",
+        content=b'{"name": "Ana", "extra\\u0000\\u001fkey": 1}',
+        headers=auth_headers(user, **{"Content-Type": "application/json"}),
+    )
+    assert response.status_code == 422
+    # The key itself is the text at fault, so its control characters are left out.
+    assert response.json()["error"]["details"]["field"] == "extrakey"
