@@ -317,7 +317,8 @@ def goals(report: dict[str, Any]) -> dict[str, Any]:
             result["cpu_ratio"] = round(bare_cpu / ours_cpu, 3)
     rate_rows = [row for row in report["fixed_rate"] if row["target"] == "ours"]
     if rate_rows and rate_rows[0]["recorded"]:
-        result["p99_ms"] = rate_rows[0]["recorded"]["p99"]
+        # From the schedule: a late send is part of the latency a client would see.
+        result["p99_ms"] = rate_rows[0]["recorded"]["slot_p99"]
         result["p99_met"] = result["p99_ms"] <= GOAL_P99_MS
     return result
 

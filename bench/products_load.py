@@ -128,31 +128,41 @@ def percentile(ordered: list[float], share: float) -> float:
 def recorded_latencies(out_prefix: Path, *, warmup_s: float) -> dict[str, float]:
     """Summarize the latencies in the per-thread files of a fixed-rate run, minus `warmup_s`.
 
+    `p99` and the like count from each request's send; `slot_p99` and the like count from
+    its scheduled time, so they include the wait of requests sent late.
+
     The warm-up contains the burst in which every connection sends its first request at once,
     because wrk applies delay() only from the second request of a connection on.
     """
-    rows: list[tuple[float, float, int]] = []
+    rows: list[tuple[float, float, int, float]] = []
     for path in sorted(out_prefix.parent.glob(out_prefix.name + "-*.txt")):
         for line in path.read_text().splitlines():
-            sent, latency, status = line.split()
-            rows.append((float(sent), float(latency), int(status)))
+            sent, latency, status, slot_latency = line.split()
+            rows.append((float(sent), float(latency), int(status), float(slot_latency)))
     if not rows:
         return {}
     first = min(row[0] for row in rows)
-    kept = sorted(row[1] / 1000 for row in rows if row[0] - first >= warmup_s * 1e6)
-    bad = sum(1 for row in rows if row[2] != 200)
+    kept = [row for row in rows if row[0] - first >= warmup_s * 1e6]
+    from_send = sorted(row[1] / 1000 for row in kept)
+    from_slot = sorted(row[3] / 1000 for row in kept)
     span = (max(row[0] for row in rows) - first) / 1e6
-    return {
+    summary: dict[str, float] = {
         "samples": len(kept),
         "sent_per_second": round(len(rows) / span, 1) if span else float("nan"),
-        "non_200": bad,
-        "p50": round(percentile(kept, 0.50), 2),
-        "p90": round(percentile(kept, 0.90), 2),
-        "p95": round(percentile(kept, 0.95), 2),
-        "p99": round(percentile(kept, 0.99), 2),
-        "p999": round(percentile(kept, 0.999), 2),
-        "max": round(kept[-1], 2) if kept else float("nan"),
+        "non_200": sum(1 for row in rows if row[2] != 200),
     }
+    for name, share in (
+        ("p50", 0.50),
+        ("p90", 0.90),
+        ("p95", 0.95),
+        ("p99", 0.99),
+        ("p999", 0.999),
+    ):
+        summary[name] = round(percentile(from_send, share), 2)
+        summary[f"slot_{name}"] = round(percentile(from_slot, share), 2)
+    summary["max"] = round(from_send[-1], 2) if from_send else float("nan")
+    summary["slot_max"] = round(from_slot[-1], 2) if from_slot else float("nan")
+    return summary
 
 
 @dataclass

@@ -5,13 +5,16 @@
 --               requests go round-robin over them, each thread from its own offset
 -- BENCH_RATE    requests per second of each thread; 0 = closed loop (next request as soon
 --               as the response arrives)
--- BENCH_OUT     with a rate: file prefix; each thread writes "send_us latency_us status"
---               lines, so the caller can drop the warm-up and see the schedule lag
+-- BENCH_OUT     with a rate: file prefix; each thread writes one line per response,
+--               "send_us latency_us status slot_latency_us", so the caller can drop the
+--               warm-up and also report latency from the scheduled send time
 --
 -- The fixed rate keeps an absolute schedule per thread: every delay() claims the next slot
 -- (start + k * interval) and waits until it, so a slow answer on one connection does not
 -- slow the offered rate while another connection is free. A slot already past is sent at
--- once and counted as late, with its lateness.
+-- once and counted as late, with its lateness. Its latency counted from the slot includes
+-- that wait, the time a request of an open-loop client would have spent queued (without
+-- it, a server that falls behind would look faster than it is: coordinated omission).
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -47,6 +50,11 @@ end
 
 local sequence = 0
 local sent = {}
+local slot_of = {}
+-- Slots claimed by delay() and not yet sent, oldest first. A connection calls request()
+-- right after its delay ends, so the oldest slot is the one being sent (to within the
+-- order of timers that fire in the same loop pass).
+local waiting_slots = {}
 local out = nil
 local interval_us = 0
 local next_slot = nil
@@ -69,7 +77,11 @@ function request()
   end
   local id = tostring(thread_index or 1) .. "-" .. tostring(sequence)
   headers["X-Request-Id"] = id
-  if out then sent[id] = now_us() end
+  if out then
+    local now = now_us()
+    sent[id] = now
+    slot_of[id] = table.remove(waiting_slots, 1) or now
+  end
   return wrk.format("GET", path, headers)
 end
 
@@ -79,8 +91,11 @@ function response(status, headers, body)
     local id = headers["x-request-id"] or headers["X-Request-Id"]
     local started = id and sent[id]
     if started then
+      local now = now_us()
+      local slot = slot_of[id]
       sent[id] = nil
-      out:write(string.format("%.0f %.0f %d\n", started, now_us() - started, status))
+      slot_of[id] = nil
+      out:write(string.format("%.0f %.0f %d %.0f\n", started, now - started, status, now - slot))
     end
   end
 end
@@ -91,6 +106,7 @@ if rate > 0 then
     if next_slot == nil then next_slot = now end
     next_slot = next_slot + interval_us
     slots = slots + 1
+    waiting_slots[#waiting_slots + 1] = next_slot
     local wait = next_slot - now
     if wait < 0 then
       late = late + 1
