@@ -7,6 +7,7 @@ the request's language.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -173,11 +174,23 @@ def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONRespon
     )
 
 
+def _retry_after_seconds(details: Mapping[str, Any]) -> int | None:
+    """Whole seconds to wait, from `retryAfterSeconds` or `retryAfterMs` in the details."""
+    seconds = details.get("retryAfterSeconds")
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        return max(seconds, 0)
+    milliseconds = details.get("retryAfterMs")
+    if isinstance(milliseconds, int) and not isinstance(milliseconds, bool):
+        # Retry-After takes whole seconds only, so a shorter wait rounds up to one second.
+        return max(math.ceil(milliseconds / 1000), 1)
+    return None
+
+
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
-    retry_after = exc.details.get("retryAfterSeconds")
-    if exc.status in (429, 503) and isinstance(retry_after, int):
+    retry_after = _retry_after_seconds(exc.details)
+    if exc.status in (429, 503) and retry_after is not None:
         # The standard header as well, for HTTP clients and proxies that back off on their own.
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(

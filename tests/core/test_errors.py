@@ -11,7 +11,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from taskgo.app import create_fastapi_app
 from taskgo.config import Settings
-from taskgo.errors import describe_validation_errors
+from taskgo.errors import AppError, describe_validation_errors
 from tests.conftest import MakeUser
 
 
@@ -189,3 +189,28 @@ async def test_method_not_allowed_lists_every_method(
 def test_openapi_metrics_plain_text(settings: Settings) -> None:
     schema = create_fastapi_app(settings).openapi()
     assert schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"] == {"text/plain": {}}
+
+
+@pytest.mark.parametrize(
+    ("details", "header"),
+    [
+        ({"retryAfterSeconds": 59}, "59"),
+        ({"retryAfterMs": 429}, "1"),
+        ({"retryAfterMs": 2500}, "3"),
+        ({}, None),
+    ],
+)
+async def test_rate_limit_retry_after_header(
+    settings: Settings, details: dict[str, int], header: str | None
+) -> None:
+    app = create_fastapi_app(settings)
+
+    @app.get("/test/limited")
+    async def limited() -> None:
+        raise AppError("request.rate_limited", status=429, details=details)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/test/limited")
+    assert response.status_code == 429
+    assert response.headers.get("retry-after") == header
