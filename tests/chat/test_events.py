@@ -319,16 +319,26 @@ async def test_count_after_many_senders(
     assert count == 5
 
 
-async def _chat_notifications(user: User) -> list[str]:
+async def _chat_notifications(user: User, *, expected: int = 0) -> list[str]:
+    """Return the user's chat notifications, waiting up to 5 s for ``expected`` of them.
+
+    Socket sends queue their pushes right after the ack, so they may land a little later.
+    """
     from taskgo.notifications.models import Notification
 
-    async with session_scope() as session:
-        result = await session.scalars(
-            select(Notification.body)
-            .where(Notification.user_id == user.id, Notification.kind == "chat_message")
-            .order_by(Notification.created_at)
-        )
-        return list(result)
+    bodies: list[str] = []
+    for _ in range(50):
+        async with session_scope() as session:
+            result = await session.scalars(
+                select(Notification.body)
+                .where(Notification.user_id == user.id, Notification.kind == "chat_message")
+                .order_by(Notification.created_at)
+            )
+            bodies = list(result)
+        if len(bodies) >= expected:
+            break
+        await asyncio.sleep(0.1)
+    return bodies
 
 
 async def test_push_only_when_recipient_offline(
@@ -344,5 +354,5 @@ async def test_push_only_when_recipient_offline(
     await asyncio.sleep(0.2)
     await _send(buyer, chat, "Depois de sair")
 
-    assert await _chat_notifications(chat.seller) == ["Depois de sair"]
+    assert await _chat_notifications(chat.seller, expected=1) == ["Depois de sair"]
     assert await _chat_notifications(chat.buyer) == []

@@ -138,16 +138,23 @@ async def _send_all(sender: TestSocket, conversation_id: uuid.UUID, prefix: str)
     return ids
 
 
-async def _push_bodies(user: User) -> list[str]:
+async def _push_bodies(user: User, *, expected: int = 0) -> list[str]:
+    """Return the user's chat notifications, waiting up to 5 s for ``expected`` of them."""
     from taskgo.notifications.models import Notification
 
-    async with session_scope() as session:
-        result = await session.scalars(
-            select(Notification.body).where(
-                Notification.user_id == user.id, Notification.kind == "chat_message"
+    bodies: list[str] = []
+    for _ in range(50):
+        async with session_scope() as session:
+            result = await session.scalars(
+                select(Notification.body).where(
+                    Notification.user_id == user.id, Notification.kind == "chat_message"
+                )
             )
-        )
-        return list(result)
+            bodies = list(result)
+        if len(bodies) >= expected:
+            break
+        await asyncio.sleep(0.1)
+    return bodies
 
 
 async def test_messages_cross_processes_once(
@@ -233,4 +240,4 @@ async def test_push_follows_shared_presence(
         {"conversationId": str(conversation_id), "body": "offline", "clientMessageId": "m-2"},
     )
 
-    assert await _push_bodies(seller_user) == ["offline"]
+    assert await _push_bodies(seller_user, expected=1) == ["offline"]

@@ -40,22 +40,27 @@ async def push_new_message(
 ) -> None:
     """Queue a push for each offline recipient, in the message's transaction."""
     offline = await offline_recipients(recipients)
-    if not offline:
-        return
+    if offline:
+        await queue_push(session, message=message, recipients=offline)
 
+
+async def queue_push(
+    session: AsyncSession, *, message: Message, recipients: list[uuid.UUID]
+) -> None:
+    """Queue the new-message push and in-app notification for ``recipients``."""
     from taskgo.notifications.service import notify
 
     sender_name = await session.scalar(select(User.name).where(User.id == message.sender_id))
     await notify(
         session,
-        user_ids=offline,
+        user_ids=recipients,
         kind="chat_message",
         title_key="push.chat_message.title",
         body_key="push.chat_message.body",
         params={"sender": sender_name or "", "body": preview(message.body)},
         data={"conversationId": message.conversation_id, "messageId": message.id},
     )
-    log.info("chat.push_queued", message_id=str(message.id), recipients=len(offline))
+    log.info("chat.push_queued", message_id=str(message.id), recipients=len(recipients))
 
 
 def preview(body: str, *, limit: int = PREVIEW_CHARS) -> str:

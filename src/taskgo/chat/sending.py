@@ -1,8 +1,8 @@
 """Sending messages: validation, the batched write, the `new_message` event and pushes.
 
-The HTTP route sends one message in its request transaction. The Socket.IO path goes
-through ``taskgo.chat.writer``, which writes the messages of many sockets in one
-transaction. Both end in ``write_messages``.
+The HTTP route sends one message in its request transaction (``write_messages``). The
+Socket.IO path goes through ``taskgo.chat.writer``, which stores the messages of many
+sockets with one autocommitted statement (``write_direct``).
 """
 
 from __future__ import annotations
@@ -12,16 +12,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.chat.models import Message
-from taskgo.chat.notify import push_new_message
+from taskgo.chat.notify import offline_recipients, push_new_message, queue_push
 from taskgo.chat.service import conversation_not_found, event_rooms
-from taskgo.chat.store import Draft, StoreResult, store_messages
+from taskgo.chat.store import (
+    Draft,
+    MessageKey,
+    StoredMessage,
+    StoreResult,
+    driver_connection,
+    previous_on,
+    store_on,
+)
 from taskgo.chat.validation import check_client_message_id, normalize_body
+from taskgo.db.session import session_scope
 from taskgo.errors import AppError
-from taskgo.realtime import emit_after_commit
+from taskgo.realtime import emit_after_commit, emit_now
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +46,19 @@ class Outgoing:
     draft: Draft
     # The sending socket, which gets the ack instead of the `new_message` event.
     origin_sid: str | None = None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A stored message with what its event and push need."""
+
+    message: Message
+    members: list[uuid.UUID]
+    origin_sid: str | None
+
+    @property
+    def recipients(self) -> list[uuid.UUID]:
+        return [uid for uid in self.members if uid != self.message.sender_id]
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -65,42 +86,31 @@ def prepare_draft(
     )
 
 
-async def _previous_messages(
-    session: AsyncSession, results: list[StoreResult]
-) -> dict[tuple[uuid.UUID, uuid.UUID, str], Message]:
-    keys = [
-        (result.draft.conversation_id, result.draft.sender_id, result.draft.client_message_id)
-        for result in results
-    ]
-    if not keys:
-        return {}
-    rows = await session.scalars(
-        select(Message).where(
-            tuple_(Message.conversation_id, Message.sender_id, Message.client_message_id).in_(keys)
-        )
-    )
-    return {(row.conversation_id, row.sender_id, row.client_message_id): row for row in rows}
+async def _store(
+    connection: Any, drafts: list[Draft]
+) -> tuple[list[StoreResult], dict[MessageKey, StoredMessage]]:
+    results = await store_on(connection, drafts)
+    unsent = [result.draft for result in results if result.created_at is None]
+    return results, await previous_on(connection, unsent)
 
 
-async def write_messages(
-    session: AsyncSession, outgoing: list[Outgoing]
-) -> list[SentMessage | AppError]:
-    """Store the drafts and queue their events and offline pushes; one outcome per draft.
+def _outcomes(
+    outgoing: list[Outgoing],
+    results: list[StoreResult],
+    previous: dict[MessageKey, StoredMessage],
+) -> tuple[list[SentMessage | AppError], list[Announcement]]:
+    """Turn store results into one outcome per draft and the messages to announce.
 
     Idempotent by clientMessageId per sender. A resend with the same body gets the stored
     message and announces nothing. A resend with another body gets a 409 error. A sender
     who is not a participant gets the 404 that hides the conversation.
     """
-    results = await store_messages(session, [item.draft for item in outgoing])
-    unsent = [result for result in results if result.created_at is None]
-    previous = await _previous_messages(session, unsent)
-
     outcomes: list[SentMessage | AppError] = []
+    announcements: list[Announcement] = []
     for item, result in zip(outgoing, results, strict=True):
         draft = result.draft
         if result.created_at is None:
-            stored = previous.get((draft.conversation_id, draft.sender_id, draft.client_message_id))
-            outcomes.append(_resend(stored, body=draft.body))
+            outcomes.append(_resend(previous.get(draft.key), body=draft.body))
             continue
 
         message = Message(
@@ -111,31 +121,99 @@ async def write_messages(
             client_message_id=draft.client_message_id,
             created_at=result.created_at,
         )
-        emit_after_commit(
-            session,
-            "new_message",
-            message_payload(message),
-            room=event_rooms(draft.conversation_id, result.members),
-            skip_sid=item.origin_sid,
+        announcements.append(
+            Announcement(message=message, members=result.members, origin_sid=item.origin_sid)
         )
-        recipients = [uid for uid in result.members if uid != draft.sender_id]
-        await push_new_message(session, message=message, recipients=recipients)
+        outcomes.append(SentMessage(message=message, created=True))
         log.info(
             "chat.message_sent",
             conversation_id=str(draft.conversation_id),
             message_id=str(draft.message_id),
             sender_id=str(draft.sender_id),
         )
-        outcomes.append(SentMessage(message=message, created=True))
-    return outcomes
+    return outcomes, announcements
 
 
-def _resend(stored: Message | None, *, body: str) -> SentMessage | AppError:
+def _resend(stored: StoredMessage | None, *, body: str) -> SentMessage | AppError:
     if stored is None:
         return conversation_not_found()
     if stored.body != body:
         return AppError("chat.client_message_id_reused", status=409, field="clientMessageId")
-    return SentMessage(message=stored, created=False)
+    message = Message(
+        id=stored.id,
+        conversation_id=stored.conversation_id,
+        sender_id=stored.sender_id,
+        body=stored.body,
+        client_message_id=stored.client_message_id,
+        created_at=stored.created_at,
+    )
+    return SentMessage(message=message, created=False)
+
+
+async def write_messages(
+    session: AsyncSession, outgoing: list[Outgoing]
+) -> list[SentMessage | AppError]:
+    """Store the drafts in ``session``'s transaction and queue their events and pushes.
+
+    Returns one outcome per draft: the sent message, or the error for that draft alone.
+    """
+    connection = await driver_connection(session)
+    results, previous = await _store(connection, [item.draft for item in outgoing])
+    outcomes, announcements = _outcomes(outgoing, results, previous)
+
+    for announcement in announcements:
+        message = announcement.message
+        emit_after_commit(
+            session,
+            "new_message",
+            message_payload(message),
+            room=event_rooms(message.conversation_id, announcement.members),
+            skip_sid=announcement.origin_sid,
+        )
+        await push_new_message(session, message=message, recipients=announcement.recipients)
+    return outcomes
+
+
+async def write_direct(
+    connection: Any, outgoing: list[Outgoing]
+) -> tuple[list[SentMessage | AppError], list[Announcement]]:
+    """Store the drafts with one statement that commits on its own, then send their events.
+
+    ``connection`` is an asyncpg connection outside any transaction. Returns the outcomes
+    and the stored messages, whose pushes the caller queues with ``queue_pushes`` once the
+    senders have their acks.
+    """
+    results, previous = await _store(connection, [item.draft for item in outgoing])
+    outcomes, announcements = _outcomes(outgoing, results, previous)
+
+    for announcement in announcements:
+        message = announcement.message
+        await emit_now(
+            "new_message",
+            message_payload(message),
+            room=event_rooms(message.conversation_id, announcement.members),
+            skip_sid=announcement.origin_sid,
+        )
+    return outcomes, announcements
+
+
+async def queue_pushes(announcements: list[Announcement]) -> None:
+    """Queue pushes for the recipients of ``announcements`` that have no connected socket.
+
+    NOTE: this runs in its own transaction after the messages committed, so a crash in
+    between loses those pushes (never the messages, which clients fetch from the history).
+    """
+    pending = []
+    for announcement in announcements:
+        offline = await offline_recipients(announcement.recipients)
+        if offline:
+            pending.append((announcement.message, offline))
+    if not pending:
+        return
+
+    async with session_scope() as session:
+        for message, recipients in pending:
+            await queue_push(session, message=message, recipients=recipients)
 
 
 async def send_message(

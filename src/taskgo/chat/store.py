@@ -2,7 +2,9 @@
 
 Sending is the chat's hot path. A batch, from one message to a few hundred from many
 conversations, costs one round trip to PostgreSQL that locks the conversations, checks
-membership and idempotency, takes the timestamps and inserts.
+membership and idempotency, takes the timestamps and inserts. The statements run on the
+asyncpg connection directly: measured on the development machine, a SQLAlchemy session
+around a one-row query cost about 0.8 ms of CPU against 0.06 ms for the bare statement.
 """
 
 from __future__ import annotations
@@ -10,13 +12,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, TEXT, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
-
-_UUIDS = ARRAY(UUID(as_uuid=True))
-_TEXTS = ARRAY(TEXT())
 
 # `locked` takes the conversations' row locks in id order, so two batches that share
 # conversations cannot deadlock on them (a CTE with FOR UPDATE is always materialized and
@@ -31,11 +29,10 @@ _TEXTS = ARRAY(TEXT())
 # drafts of one conversation get consecutive microseconds in batch order. A resend that
 # another transaction committed during the lock wait is not seen by `fresh`; the insert then
 # skips it, and the conversation's clock has only moved forward for nothing.
-_STORE_MESSAGES = text(
-    """
+STORE_MESSAGES_SQL = """
     WITH input AS (
         SELECT *
-        FROM unnest(:message_ids, :conversation_ids, :sender_ids, :bodies, :client_message_ids)
+        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
             WITH ORDINALITY
             AS t(message_id, conversation_id, sender_id, body, client_message_id, position)
     ),
@@ -98,14 +95,21 @@ _STORE_MESSAGES = text(
     FROM input AS i
     LEFT JOIN inserted AS ins ON ins.id = i.message_id
     ORDER BY i.position
-    """
-).bindparams(
-    bindparam("message_ids", type_=_UUIDS),
-    bindparam("conversation_ids", type_=_UUIDS),
-    bindparam("sender_ids", type_=_UUIDS),
-    bindparam("bodies", type_=_TEXTS),
-    bindparam("client_message_ids", type_=_TEXTS),
-)
+"""
+
+# Rows already stored under the (conversation, sender, clientMessageId) keys of the drafts
+# the statement above did not store.
+PREVIOUS_MESSAGES_SQL = """
+SELECT m.id, m.conversation_id, m.sender_id, m.body, m.client_message_id, m.created_at
+FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS k(conversation_id, sender_id, client_id)
+JOIN messages AS m
+  ON m.conversation_id = k.conversation_id
+ AND m.sender_id = k.sender_id
+ AND m.client_message_id = k.client_id
+"""
+
+
+MessageKey = tuple[uuid.UUID, uuid.UUID, str]
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,26 @@ class Draft:
     body: str
     client_message_id: str
 
+    @property
+    def key(self) -> MessageKey:
+        return (self.conversation_id, self.sender_id, self.client_message_id)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message row as the write path reads it back."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    body: str
+    client_message_id: str
+    created_at: datetime
+
+    @property
+    def key(self) -> MessageKey:
+        return (self.conversation_id, self.sender_id, self.client_message_id)
+
 
 @dataclass(frozen=True)
 class StoreResult:
@@ -128,27 +152,56 @@ class StoreResult:
     members: list[uuid.UUID]
 
 
-async def store_messages(session: AsyncSession, drafts: list[Draft]) -> list[StoreResult]:
-    """Insert ``drafts`` in the session's transaction; return one result per draft, in order."""
+async def driver_connection(session: AsyncSession) -> Any:
+    """Return the asyncpg connection under ``session``, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def store_on(connection: Any, drafts: list[Draft]) -> list[StoreResult]:
+    """Insert ``drafts`` through an asyncpg connection; return one result per draft, in order.
+
+    The statement commits on its own when the connection has no open transaction.
+    """
     if not drafts:
         return []
 
-    rows = (
-        await session.execute(
-            _STORE_MESSAGES,
-            {
-                "message_ids": [draft.message_id for draft in drafts],
-                "conversation_ids": [draft.conversation_id for draft in drafts],
-                "sender_ids": [draft.sender_id for draft in drafts],
-                "bodies": [draft.body for draft in drafts],
-                "client_message_ids": [draft.client_message_id for draft in drafts],
-            },
-        )
-    ).all()
-
+    rows = await connection.fetch(
+        STORE_MESSAGES_SQL,
+        [draft.message_id for draft in drafts],
+        [draft.conversation_id for draft in drafts],
+        [draft.sender_id for draft in drafts],
+        [draft.body for draft in drafts],
+        [draft.client_message_id for draft in drafts],
+    )
     results = []
     for draft, row in zip(drafts, rows, strict=True):
         # asyncpg decodes uuid[] into its own UUID subclass; callers compare with uuid.UUID.
-        members = [uuid.UUID(str(member)) for member in row.members]
-        results.append(StoreResult(draft=draft, created_at=row.created_at, members=members))
+        members = [uuid.UUID(str(member)) for member in row["members"]]
+        results.append(StoreResult(draft=draft, created_at=row["created_at"], members=members))
     return results
+
+
+async def previous_on(connection: Any, drafts: list[Draft]) -> dict[MessageKey, StoredMessage]:
+    """Return the stored messages that share a key with ``drafts`` (resends)."""
+    if not drafts:
+        return {}
+    rows = await connection.fetch(
+        PREVIOUS_MESSAGES_SQL,
+        [draft.conversation_id for draft in drafts],
+        [draft.sender_id for draft in drafts],
+        [draft.client_message_id for draft in drafts],
+    )
+    found = {}
+    for row in rows:
+        message = StoredMessage(
+            id=uuid.UUID(str(row["id"])),
+            conversation_id=uuid.UUID(str(row["conversation_id"])),
+            sender_id=uuid.UUID(str(row["sender_id"])),
+            body=row["body"],
+            client_message_id=row["client_message_id"],
+            created_at=row["created_at"],
+        )
+        found[message.key] = message
+    return found
