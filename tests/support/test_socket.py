@@ -172,6 +172,17 @@ async def test_stream_broken_gives_fallback(
             "support.invalid_payload",
             "clientMessageId",
         ),
+        # These were acked as accepted, and a NUL then failed the turn in the database.
+        (
+            {"conversationId": "00000000-0000-4000-8000-000000000000", "content": "oi\x00"},
+            "support.message_null_character",
+            "content",
+        ),
+        (
+            {"conversationId": "00000000-0000-4000-8000-000000000000", "content": "   "},
+            "support.message_empty",
+            "content",
+        ),
     ],
 )
 async def test_bad_payload_acked_with_error(

@@ -117,6 +117,10 @@ def validate_content(content: str, *, settings: Settings) -> str:
     stripped = content.strip()
     if not stripped:
         raise AppError("support.message_empty", field="content")
+    if "\x00" in stripped:
+        # PostgreSQL cannot store NUL in text. HTTP bodies are checked by the middleware,
+        # but Socket.IO messages reach this point unchecked.
+        raise AppError("support.message_null_character", field="content")
     if len(stripped) > settings.support_max_request_chars:
         raise AppError(
             "support.message_too_long",

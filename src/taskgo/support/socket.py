@@ -24,6 +24,7 @@ from typing import Any
 import socketio
 import structlog
 
+from taskgo.config import get_settings
 from taskgo.db.session import session_scope
 from taskgo.errors import AppError
 from taskgo.i18n import translate
@@ -160,14 +161,15 @@ def register_socket_handlers(sio: socketio.AsyncServer) -> None:
             return parsed
         conversation_id, content, client_message_id = parsed
 
-        # Ownership is checked before the ack so a wrong id fails like it does over HTTP.
+        # Ownership and content are checked before the ack so they fail like over HTTP.
         try:
+            service.validate_content(content, settings=get_settings())
             async with session_scope() as session:
                 await service.get_own_conversation(
                     session, conversation_id=conversation_id, user_id=user_id
                 )
         except AppError as error:
-            return _error(error.code, locale)
+            return _error(error.code, locale, field=error.field, **error.params)
 
         _spawn(
             _run_turn(
