@@ -214,3 +214,16 @@ async def test_rate_limit_retry_after_header(
         response = await http.get("/test/limited")
     assert response.status_code == 429
     assert response.headers.get("retry-after") == header
+
+
+async def test_lone_surrogate_has_message(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/auth/dev/token",
+        content=b'{"uid": "x1", "name": "Ana \\ud800"}',
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.string_unicode"
+    # The catalogs had no entry, so the message fell back to a generic one.
+    assert error["message"].startswith("The field name contains invalid Unicode text")
