@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
@@ -19,6 +19,9 @@ from taskgo.purchases.models import HoldReason, Purchase
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
+
+# First key of the two-key advisory lock on one partner's onboarding ("CONN").
+_ONBOARDING_LOCK_NAMESPACE = 0x434F4E4E
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,12 @@ async def start_onboarding(session: AsyncSession, *, partner: User) -> Onboardin
     """Create the partner's connected account once, and a fresh onboarding link if needed."""
     settings = get_settings()
     payments = get_payments()
+    # FOR UPDATE locks nothing while the partner has no account yet, so two first requests
+    # both inserted one and the second failed on the primary key. This lock serializes them.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:user_id))"),
+        {"namespace": _ONBOARDING_LOCK_NAMESPACE, "user_id": str(partner.id)},
+    )
     account = await session.scalar(
         select(PaymentAccount).where(PaymentAccount.user_id == partner.id).with_for_update()
     )
