@@ -17,7 +17,7 @@ on CPU 1 and wrk/pgbench on CPU 0; PostgreSQL is not ours to pin and floats on b
 Afterwards a CPU breakdown per stage of the request runs in one process
 (bench/products_breakdown.py), and with --profile py-spy samples our server at its peak.
 
-    .venv/bin/python -m bench.products_listing            # about 7 minutes
+    .venv/bin/python -m bench.products_listing            # about 9 minutes
     .venv/bin/python -m bench.products_listing --quick    # shorter runs, for a smoke test
 """
 
