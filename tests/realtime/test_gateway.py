@@ -231,3 +231,10 @@ async def test_reauthenticate_other_user_rejected(
     assert mismatch["error"]["code"] == "realtime.user_mismatch"
     assert missing["error"]["code"] == "auth.missing_token"
     assert socket.client.connected
+
+
+def test_startup_freezes_long_lived_objects(asgi_app: Any) -> None:
+    import gc
+
+    # The app's start-up moved its long-lived objects out of the collected generations.
+    assert gc.get_freeze_count() > 10_000
