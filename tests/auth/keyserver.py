@@ -41,11 +41,16 @@ class KeyServer:
         self.certificates: dict[str, str] = {}
         self.max_age = max_age
         self.requests = 0
+        # Set to an error status to make the endpoint fail, as Google's does during outages.
+        self.status = 200
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
+                if server.status != 200:
+                    self.send_error(server.status)
+                    return
                 body = json.dumps(server.certificates).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")

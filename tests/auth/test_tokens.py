@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -197,3 +198,20 @@ async def test_signed_by_other_key_rejected(verifier: TokenVerifier) -> None:
 
 async def test_garbage_token_rejected(verifier: TokenVerifier) -> None:
     assert await rejection_code(verifier, "not-a-jwt") == "auth.malformed_token"
+
+
+async def test_key_outage_keeps_expired_keys(key_server: KeyServer) -> None:
+    key_server.max_age = 0  # every fetch is already expired
+    verifier = TokenVerifier(
+        project_id=PROJECT,
+        keys=HttpCertificateSource(key_server.url, refetch_interval=30.0),
+        clock_skew=60,
+    )
+    await verifier.verify(sign(claims()))
+    key_server.status = 503
+
+    results = await asyncio.gather(*(verifier.verify(sign(claims())) for _ in range(10)))
+
+    assert all(result.uid == "firebase-uid-1" for result in results)
+    # Each request refetched in turn before, so ten requests waited for ten failing fetches.
+    assert key_server.requests == 2

@@ -80,6 +80,9 @@ class HttpCertificateSource:
                 log.warning("auth.keys_fetch_failed", url=self._url, error=str(exc))
                 if not self._keys:
                     raise AppError("auth.keys_unavailable", status=503) from exc
+                # Keep the expired keys for a while: retrying at once made every request
+                # wait, one after another under the lock, for a fetch that kept failing.
+                self._expires_at = now + self._refetch_interval
                 return
             self.fetch_count += 1
             self._expires_at = now + _max_age(response.headers.get("cache-control"))
