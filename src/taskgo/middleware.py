@@ -108,7 +108,13 @@ MAX_MULTIPART_BODY_BYTES = 16 * 1024 * 1024
 _JSON_NUL_ESCAPE = b"\\u0000"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_FIELD_NAME = 100
-_BUFFERED_TYPES = ("application/json", "application/x-www-form-urlencoded")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def is_json_type(content_type: str) -> bool:
+    """Tell whether FastAPI parses a body of this media type as JSON (`+json` types too)."""
+    maintype, _, subtype = content_type.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 def body_limit(content_type: str) -> int:
@@ -202,12 +208,13 @@ class RequestGuard:
             await self._reject(413, "request.too_large", maxBytes=limit)
             return
 
-        if content_type in _BUFFERED_TYPES:
+        is_json = is_json_type(content_type)
+        if is_json or content_type == _FORM_TYPE:
             body = await self._read_body(limit)
             if body is None:
                 await self._reject(413, "request.too_large", maxBytes=limit)
                 return
-            if content_type == "application/json":
+            if is_json:
                 field = json_nul_field(body)
             else:
                 field = form_nul_field(body)

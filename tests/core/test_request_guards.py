@@ -176,3 +176,17 @@ async def test_nul_in_key_reported_printable(
     assert response.status_code == 422
     # The key itself is the text at fault, so its control characters are left out.
     assert response.json()["error"]["details"]["field"] == "extrakey"
+
+
+async def test_json_suffix_type_checked(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers
+) -> None:
+    user = await make_user()
+    # FastAPI parses application/*+json as JSON, and the NUL reached the database.
+    response = await client.patch(
+        "/api/me",
+        content=b'{"name": "a\\u0000b"}',
+        headers=auth_headers(user, **{"Content-Type": "application/merge-patch+json"}),
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "request.null_character"
