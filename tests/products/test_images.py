@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import io
+import uuid
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.db.session import commit
+from taskgo.products import images
+from taskgo.products.models import ProductImage
+from taskgo.uploads.storage import StorageObjectNotFound
 from tests.products.conftest import create_product
 
 
@@ -99,3 +107,25 @@ async def test_other_partner_cannot_upload(
     assert response.status_code == 403
     fetched = await client.get(f"/api/products/{product['id']}", headers=auth_headers(seller))
     assert fetched.json()["images"] == []
+
+
+async def test_file_deleted_only_after_commit(
+    client: httpx.AsyncClient, db: AsyncSession, make_user: Any, auth_headers: Any
+) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Abajur")
+    uploaded = await upload(client, product["id"], auth_headers(seller), png_bytes())
+    image_id = uploaded.json()["images"][0]["id"]
+    key = await db.scalar(select(ProductImage.storage_key).where(ProductImage.id == image_id))
+    assert key is not None
+
+    await images.remove_image(
+        db, product_id=uuid.UUID(product["id"]), image_id=uuid.UUID(image_id), user=seller
+    )
+    # The file was deleted before the commit, so a rollback left a row without its file.
+    before_commit = await images.product_storage().get(key)
+    await commit(db)
+
+    assert before_commit.startswith(b"\x89PNG")
+    with pytest.raises(StorageObjectNotFound):
+        await images.product_storage().get(key)

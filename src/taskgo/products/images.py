@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.db.session import after_commit
 from taskgo.errors import AppError
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
@@ -92,7 +93,14 @@ async def remove_image(
         raise AppError("product.image_not_found", status=404)
     await session.delete(image)
     await session.flush()
-    await product_storage().delete(image.storage_key)
+    key = image.storage_key
+
+    async def delete_file() -> None:
+        await product_storage().delete(key)
+
+    # Deleted only once the row is gone for good: a rollback after an early delete left a
+    # row whose file no longer existed.
+    after_commit(session, delete_file)
 
 
 async def read_public_image(
