@@ -383,3 +383,23 @@ async def test_periodic_expiry_task(db: AsyncSession, customer: User, order_id: 
     assert order is not None
     await db.refresh(order)
     assert order.status == "expired"
+
+
+async def test_client_partner_list_forbidden_localized(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
+    customer = await make_user(role="client")
+    pt = await client.get(
+        "/api/service-orders", params={"role": "partner"}, headers=auth_headers(customer)
+    )
+    en = await client.get(
+        "/api/service-orders",
+        params={"role": "partner"},
+        headers=auth_headers(customer, **{"Accept-Language": "en"}),
+    )
+    assert pt.status_code == 403
+    assert pt.json()["error"]["code"] == "auth.role_required"
+    assert pt.json()["error"]["details"]["field"] == "role"
+    assert "parceiros" in pt.json()["error"]["message"]
+    assert "partner" not in pt.json()["error"]["message"]
+    assert "partners" in en.json()["error"]["message"]

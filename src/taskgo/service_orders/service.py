@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.config import get_settings
 from taskgo.errors import AppError
 from taskgo.geo.service import resolve_city
+from taskgo.i18n import translate
 from taskgo.jobs import enqueue
 from taskgo.pagination import apply_keyset, page_of
 from taskgo.service_orders.categories import Category, all_categories, get_category
@@ -233,7 +234,13 @@ async def list_orders(
     if role == "client":
         query = select(ServiceOrder).where(ServiceOrder.client_id == user.id)
     elif user.role != Role.PARTNER.value:
-        raise AppError("auth.role_required", status=403, field="role", roles="partner")
+        raise AppError(
+            "auth.role_required",
+            status=403,
+            field="role",
+            details={"roles": ["partner"]},
+            roles=translate("auth.role.partner"),
+        )
     elif role == "partner":
         if user.current_city_id is None:
             return [], None
