@@ -1,5 +1,6 @@
 """orjson adapter in the shape python-socketio expects of a ``json`` module."""
 
+import json
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -31,4 +32,23 @@ class OrjsonCodec:
 
     @staticmethod
     def loads(data: str | bytes, **_: Any) -> Any:
-        return orjson.loads(data)
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            # orjson rejects lone UTF-16 surrogates ("\ud800"), which JavaScript clients can
+            # send. Parse with the standard library instead and replace them with U+FFFD,
+            # so the handler answers the call rather than the packet being dropped.
+            return _replace_lone_surrogates(json.loads(data))
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _replace_lone_surrogates(key): _replace_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
