@@ -232,7 +232,7 @@ class Settings(BaseSettings):
     # --- support ---
     ai_provider: Literal["openai", "offline"] = Field(
         default="offline",
-        description="`openai` calls OPENAI_BASE_URL; `offline` answers from the help corpus.",
+        description="`openai` calls OPENAI_BASE_URL; `offline` replies from the help corpus.",
     )
     # Kept out of repr() so that logging the settings never prints the key.
     openai_api_key: str | None = Field(
@@ -257,7 +257,7 @@ class Settings(BaseSettings):
     openai_backoff_max_seconds: float = Field(
         default=8.0,
         ge=0,
-        description="Longest wait between attempts; a longer Retry-After ends the retries.",
+        description="Maximum wait between attempts; a longer Retry-After ends the retries.",
     )
     openai_max_output_tokens: int = Field(
         default=700, ge=16, description="Maximum tokens of one assistant reply."

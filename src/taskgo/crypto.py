@@ -51,7 +51,7 @@ def parse_keys(spec: str) -> KeyRing:
         keys[key_id] = raw
         order.append(key_id)
     if not keys:
-        raise ValueError("FIELD_ENCRYPTION_KEYS holds no key")
+        raise ValueError("FIELD_ENCRYPTION_KEYS is empty: set at least one KEYID:BASE64KEY entry")
     # The index key must outlive rotations, so it derives from the oldest key (listed last).
     index_key = hmac.new(keys[order[-1]], b"taskgo-blind-index-v1", hashlib.sha256).digest()
     return KeyRing(active_id=order[0], keys=keys, index_key=index_key)
@@ -98,7 +98,7 @@ def decrypt_field(token: str, *, context: str = "") -> str:
 
 
 def blind_index(value: str, *, context: str = "") -> str:
-    """A keyed hash of `value` for unique indexes and look-ups without decrypting."""
+    """Return a keyed hash of `value` for unique indexes and look-ups without decrypting."""
     digest = hmac.new(key_ring().index_key, f"{context}\x00{value}".encode(), hashlib.sha256)
     return digest.hexdigest()
 

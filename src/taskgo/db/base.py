@@ -35,8 +35,8 @@ def utc_now() -> datetime:
 
 
 class Timestamps:
-    # The Python default gives rows written in one transaction distinct, ordered times
-    # (SQL now() is fixed for the whole transaction); the server default covers raw SQL.
+    # SQL now() is fixed for the whole transaction, so the Python default is what gives rows
+    # written in one transaction distinct, ordered times. The server default covers raw SQL.
     created_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         default=utc_now, server_default=func.now(), onupdate=utc_now
@@ -44,7 +44,7 @@ class Timestamps:
 
 
 def import_all_models() -> None:
-    """Import every domain's models so `Base.metadata` knows all tables (Alembic, tests)."""
+    """Import every domain's models so `Base.metadata` contains all tables."""
     import taskgo.idempotency  # noqa: F401  (shared table)
     from taskgo.app import DOMAINS
     from taskgo.modules import optional_module

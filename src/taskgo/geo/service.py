@@ -28,7 +28,7 @@ _index_lock = threading.Lock()
 
 
 def get_index() -> NearestSeatIndex:
-    """The process-wide nearest-seat index, built on first use (start-up builds it early)."""
+    """Return the process-wide nearest-seat index, building it on first use."""
     global _index
     if _index is None:
         with _index_lock:

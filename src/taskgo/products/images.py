@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 
 def product_storage() -> Storage:
-    """The uploads layer's storage, so product photos follow STORAGE_URL like other files."""
+    """Return the uploads layer's storage, so product photos follow STORAGE_URL too."""
     return get_storage()
 
 

@@ -169,7 +169,7 @@ async def list_city_products(
 async def list_seller_products(
     session: AsyncSession, *, seller: User, cursor: str | None, limit: int
 ) -> tuple[list[Product], str | None]:
-    """The seller's own products in every city, drafts included, deleted ones left out."""
+    """List the seller's own products in every city, drafts included, deleted ones left out."""
     query = select(Product).where(
         Product.seller_id == seller.id, Product.status != ProductStatus.DELETED
     )
@@ -194,7 +194,7 @@ async def products_by_ids(
 async def resolve_listing_city(
     session: AsyncSession, *, user: User, lat: float, lng: float, accuracy: float | None
 ) -> int:
-    """The city whose products a caller at (lat, lng) sees; the fix also updates their location."""
+    """Return the city listed for a caller at (lat, lng) and record the fix as their location."""
     city = resolve_city(lat, lng)
     await record_fix(session, user=user, lat=lat, lng=lng, accuracy=accuracy)
     return city.ibge_code

@@ -37,7 +37,7 @@ class OrjsonCodec:
         except orjson.JSONDecodeError:
             # orjson rejects lone UTF-16 surrogates ("\ud800"), which JavaScript clients can
             # send. Parse with the standard library instead and replace them with U+FFFD,
-            # so the handler answers the call rather than the packet being dropped.
+            # so the handler replies to the call rather than the packet being dropped.
             return _replace_lone_surrogates(json.loads(data))
 
 
