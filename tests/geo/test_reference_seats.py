@@ -23,10 +23,8 @@ REFERENCE = Path(
     )
 )
 WITHIN_KM = 5.0
-# NOTE: the target is 99 % of seats within 5 km, but GeoNames cities500 (the only seat
-# source) reaches 98.4 %: 87 seats are farther, mostly GeoNames records placed elsewhere in
-# large Amazon municipalities, and 4 are reference rows hundreds of km outside their own
-# IBGE boundary. The floor below guards against regressions until a better source exists.
+# NOTE: the target is 99 %, but GeoNames (the only seat source) reaches 98.4 %, and 98.8 % at
+# best with any matching rule. docs/data-sources.md lists the sources examined for the rest.
 MIN_SHARE_WITHIN = 0.98
 WORST_SHOWN = 25
 
