@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         default=None,
         description="PostgreSQL URL; when unset an embedded server runs with data in PGDATA_DIR.",
     )
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        description=(
+            "Test each pooled connection with a round trip before use. Off by default: a "
+            "connection that died answers one request with 503 `request.database_unavailable` "
+            "and the pool then replaces every older connection."
+        ),
+    )
     pgdata_dir: Path = Field(
         default=Path("var/pgdata"), description="Data folder of the embedded PostgreSQL."
     )
@@ -131,7 +139,12 @@ class Settings(BaseSettings):
     fcm_ca_file: Path | None = Field(
         default=None, description="PEM CA bundle for FCM and its token endpoint."
     )
-    fcm_max_concurrency: int = Field(default=100, ge=1, le=1000)
+    fcm_max_concurrency: int = Field(
+        default=100, ge=1, le=1000, description="FCM requests in flight at once, per process."
+    )
+    fcm_connections: int = Field(
+        default=2, ge=1, le=32, description="HTTP/2 connections to FCM that share those requests."
+    )
     fcm_max_attempts: int = Field(default=5, ge=1, le=10)
     fcm_retry_base_seconds: float = Field(default=1.0, gt=0)
     fcm_retry_max_seconds: float = Field(default=60.0, gt=0)

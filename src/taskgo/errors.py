@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -227,15 +228,23 @@ def _allowed_methods(request: Request) -> str:
     )
     if table is None:
         table = []
+        exact: dict[str, set[str]] = {}
         for template, operations in request.app.openapi().get("paths", {}).items():
+            methods_of_template = {method.upper() for method in operations}
             regex = _PATH_PARAMETER.sub("[^/]+", re.escape(template))
-            table.append((re.compile(f"^{regex}$"), {method.upper() for method in operations}))
+            table.append((re.compile(f"^{regex}$"), methods_of_template))
+            if not _PATH_PARAMETER.search(template):
+                exact[template] = methods_of_template
+        request.app.state.allowed_methods_exact = exact
         request.app.state.allowed_methods = table
     methods: set[str] = set()
     for pattern, route_methods in table:
         if pattern.match(request.url.path):
             methods.update(route_methods)
-    return ", ".join(sorted(methods))
+    # A path without parameters wins over templates it also matches: /api/products/create
+    # takes POST only, although /api/products/{product_id} matches it too.
+    exact = request.app.state.allowed_methods_exact.get(request.url.path)
+    return ", ".join(sorted(exact or methods))
 
 
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -269,6 +278,22 @@ async def _pool_timeout_handler(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # A pooled connection that the server closed (restart, failover, idle timeout) fails its
+    # first statement; SQLAlchemy has then invalidated it and every older one, so a retry
+    # gets a fresh connection. Nothing was written: the transaction died with the connection.
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        log.warning("request.database_connection_lost", error=str(exc.orig)[:200])
+        return JSONResponse(
+            status_code=503,
+            content=error_body(
+                "request.database_unavailable", translate("request.database_unavailable")
+            ),
+            headers={"Retry-After": "1", **_request_id_header(request)},
+        )
+    return await _unhandled_handler(request, exc)
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.unhandled_error", error_type=type(exc).__name__)
     return JSONResponse(
@@ -284,4 +309,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
+    app.add_exception_handler(DBAPIError, _database_error_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -227,3 +228,36 @@ async def test_lone_surrogate_has_message(client: httpx.AsyncClient) -> None:
     assert error["code"] == "validation.string_unicode"
     # The catalogs had no entry, so the message fell back to a generic one.
     assert error["message"].startswith("The field name contains invalid Unicode text")
+
+
+async def test_lost_database_connections_answer_503_once_then_recover(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Callable[..., dict[str, str]],
+    database_url: str,
+) -> None:
+    user = await make_live_user()
+    headers = {**auth_headers(user), "Accept-Language": "en"}
+    assert (await live_client.get("/api/me", headers=headers)).status_code == 200
+
+    # What a database restart does to the pool: every idle connection is closed by the server.
+    killer = await asyncpg.connect(database_url)
+    try:
+        killed = await killer.fetchval(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS terminated"
+        )
+    finally:
+        await killer.close()
+    assert killed >= 1
+
+    lost = await live_client.get("/api/me", headers=headers)
+    assert lost.status_code == 503
+    assert lost.headers["retry-after"] == "1"
+    assert lost.json()["error"] == {
+        "code": "request.database_unavailable",
+        "message": "The database connection was lost. Try again in a moment.",
+        "details": {},
+    }
+    # The failure invalidated the whole pool: the retry runs on a new connection.
+    assert (await live_client.get("/api/me", headers=headers)).status_code == 200

@@ -47,9 +47,12 @@ def to_async_url(url: str) -> str:
     return url
 
 
-def init_database(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def init_database(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
+    """Create the engine. `pre_ping` costs a round trip per checkout; without it a dead
+    connection fails one statement, which invalidates the pool (see the 503 handler in
+    taskgo.errors)."""
     engine = create_async_engine(
-        to_async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+        to_async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=pre_ping
     )
     Database.engine = engine
     Database.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
