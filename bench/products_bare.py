@@ -46,55 +46,31 @@ USER_BY_UID = (
     "users.verified_at, users.last_seen_at, users.id, users.created_at, users.updated_at "
     "FROM users WHERE users.firebase_uid = $1::VARCHAR"
 )
-LOCK_USER = "SELECT users.id FROM users WHERE users.id = $1::UUID FOR UPDATE"
-CURRENT_STAY = (
-    "SELECT user_locations.user_id, user_locations.city_id, user_locations.is_current, "
-    "user_locations.entered_at, user_locations.exited_at, user_locations.last_lat, "
-    "user_locations.last_lng, user_locations.last_accuracy_m, user_locations.last_seen_at, "
-    "user_locations.fix_count, user_locations.pending_city_id, user_locations.pending_count, "
-    "user_locations.id, user_locations.created_at, user_locations.updated_at "
-    "FROM user_locations "
-    "WHERE user_locations.user_id = $1::UUID AND user_locations.is_current IS true"
-)
-TOUCH_STAY = (
-    "UPDATE user_locations SET last_seen_at=$1::TIMESTAMP WITH TIME ZONE, fix_count=$2::INTEGER, "
-    "updated_at=$3::TIMESTAMP WITH TIME ZONE WHERE user_locations.id = $4::UUID"
-)
 TOUCH_USER = (
-    "UPDATE users SET last_seen_at=$1::TIMESTAMP WITH TIME ZONE, "
-    "updated_at=$2::TIMESTAMP WITH TIME ZONE WHERE users.id = $3::UUID"
+    "UPDATE users SET last_seen_at = clock_timestamp(), updated_at = clock_timestamp() "
+    "WHERE users.id = $1 RETURNING users.last_seen_at"
+)
+REFRESH_STAY = (
+    "UPDATE user_locations SET last_lat = $1, last_lng = $2, last_accuracy_m = $3, "
+    "last_seen_at = $4, updated_at = $4, fix_count = user_locations.fix_count + 1, "
+    "pending_city_id = NULL, pending_count = 0 WHERE user_locations.user_id = $5 "
+    "AND user_locations.is_current AND user_locations.city_id = $6 RETURNING user_locations.id"
 )
 PAGE = (
-    "SELECT products.seller_id, products.title, products.description, products.price_cents, "
-    "products.category, products.stock, products.status, products.created_in_city_id, "
-    "products.search_document, products.deleted_at, products.id, products.created_at, "
-    "products.updated_at FROM products WHERE products.created_in_city_id = $1::INTEGER "
-    "AND products.status = $2::VARCHAR ORDER BY products.created_at DESC, products.id DESC "
-    "LIMIT $3::INTEGER"
+    "SELECT products.id, products.seller_id, products.title, products.description, "
+    "products.price_cents, products.category, products.stock, products.status, "
+    "products.created_in_city_id, products.created_at, products.updated_at FROM products "
+    "WHERE products.created_in_city_id = $1::INTEGER AND products.status = 'active' "
+    "ORDER BY products.created_at DESC, products.id DESC LIMIT $2"
 )
-# SQLAlchemy renders one placeholder per id. A page of 20 fetches 21 rows (one shows a next page).
-PAGE_IMAGES_HEAD = (
-    "SELECT product_images.product_id, product_images.position, product_images.storage_key, "
-    "product_images.content_type, product_images.width, product_images.height, "
-    "product_images.sha256, product_images.created_at, product_images.id "
-    "FROM product_images WHERE product_images.product_id IN ({ids}) "
-    "ORDER BY product_images.position"
+PAGE_IMAGES = (
+    "SELECT product_images.product_id, product_images.id, product_images.width, "
+    "product_images.height, product_images.position FROM product_images "
+    "WHERE product_images.product_id = ANY ($1::UUID[]) "
+    "ORDER BY product_images.product_id, product_images.position"
 )
 
-
-def images_statement(count: int) -> str:
-    return PAGE_IMAGES_HEAD.format(ids=", ".join(f"${n}::UUID" for n in range(1, count + 1)))
-
-
-FULL_STATEMENTS = [
-    USER_BY_UID,
-    LOCK_USER,
-    CURRENT_STAY,
-    TOUCH_STAY,
-    TOUCH_USER,
-    PAGE,
-    images_statement(21),
-]
+FULL_STATEMENTS = [USER_BY_UID, TOUCH_USER, REFRESH_STAY, PAGE, PAGE_IMAGES]
 
 MAX_LIMIT = 100
 _JSON = {"Content-Type": "application/json"}
@@ -196,12 +172,8 @@ def _page_body(
 
 
 async def _page(connection: asyncpg.Connection, *, city_id: int, limit: int) -> bytes:
-    rows = await connection.fetch(PAGE, city_id, "active", limit + 1)
-    images = (
-        await connection.fetch(images_statement(len(rows)), *[row["id"] for row in rows])
-        if rows
-        else []
-    )
+    rows = await connection.fetch(PAGE, city_id, limit + 1)
+    images = await connection.fetch(PAGE_IMAGES, [row["id"] for row in rows]) if rows else []
     return _page_body(rows, images, limit=limit, city_id=city_id)
 
 
@@ -231,17 +203,14 @@ async def list_products(request: Request) -> Response:
         user = await connection.fetchrow(USER_BY_UID, uid)
         if user is None:
             return _error(401, "auth.unknown_user")
-        now = datetime.now(UTC)
-        await connection.fetchrow(LOCK_USER, user["id"])
-        stay = await connection.fetchrow(CURRENT_STAY, user["id"])
+        now = await connection.fetchval(TOUCH_USER, user["id"])
         # The benchmark's clients are already in the listed city, so the fix only refreshes
         # the stay: the statements our endpoint runs for a fix in the same city.
-        if stay is None or stay["city_id"] != city.ibge_code:
-            return _error(409, "bench.client_not_in_city")
-        await connection.execute(
-            TOUCH_STAY, now, stay["fix_count"] + 1, datetime.now(UTC), stay["id"]
+        stay_id = await connection.fetchval(
+            REFRESH_STAY, lat, lng, None, now, user["id"], city.ibge_code
         )
-        await connection.execute(TOUCH_USER, now, datetime.now(UTC), user["id"])
+        if stay_id is None:
+            return _error(409, "bench.client_not_in_city")
         body = await _page(connection, city_id=city.ibge_code, limit=limit)
     return Response(body, headers=_headers(request))
 

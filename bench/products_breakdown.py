@@ -6,10 +6,10 @@ and runs `--iterations` times in a row. The stages take turns for `--rounds` rou
 median per stage is kept, so a burst of other work on the machine hits all of them alike.
 The difference between two stages is the CPU cost of the step between them:
 
-    session        check a connection out (with the engine's pre-ping), BEGIN, COMMIT
+    session        check a connection out, BEGIN, COMMIT
     auth           + the dev token's RS256 check and the user row
-    gps fix        + the location update (record_fix: lock, stay, flush of two UPDATEs)
-    page query     + the page of products and its photos through the ORM
+    gps fix        + the location update (record_fix: the user and stay UPDATEs)
+    page query     + the page of products and its photos (SQLAlchemy Core rows)
     page out       + the response models and their JSON
     asgi request   the whole request through the app (middleware, routing, dependencies,
                    response validation, the request log line), without a socket
@@ -84,9 +84,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     from taskgo.auth.service import authenticate
     from taskgo.db.session import commit, get_sessionmaker
     from taskgo.products import service
-    from taskgo.products.router import product_out
-    from taskgo.products.schemas import ProductPage
-    from taskgo.users.service import city_view
+    from taskgo.products.router import page_response
 
     tokens = args.tokens_file.read_text().split()
     path = args.path
@@ -106,7 +104,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
                     session, user=user, lat=lat, lng=lng, accuracy=None
                 )
             if depth >= 3:
-                rows, cursor = await service.list_city_products(
+                page = await service.list_city_products(
                     session,
                     city_id=city_id,
                     filters=service.ListingFilters(),
@@ -114,12 +112,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
                     limit=20,
                 )
             if depth >= 4:
-                page = ProductPage(
-                    items=[product_out(row) for row in rows],
-                    next_cursor=cursor,
-                    city=city_view(city_id),
-                )
-                page.model_dump_json(by_alias=True)
+                page_response(page, city_id=city_id)
             await commit(session)
 
     def depth_step(depth: int) -> Step:

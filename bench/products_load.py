@@ -184,8 +184,6 @@ def run_pgbench(
         [
             "pgbench",
             "-n",
-            "-D",
-            "status=active",
             "-M",
             "prepared",
             f"-c{clients}",

@@ -1,11 +1,10 @@
 """pgbench scripts with the statements of the products listing (from bench/products_bare.py).
 
 Two scripts: `listing` runs the page of products and its photos, the database work of a
-page for any caller. `request` runs the whole transaction of our endpoint: the caller, the
-row lock, the stay, both updates of the GPS fix, the page and the photos. Placeholders become
-pgbench variables; the ids of the page's products are written in as literals, because
-pgbench variables hold one row of a result, not 21. The status stays a parameter, as in our
-statement (run pgbench with `-D status=active`), so the planner faces the same choice.
+page for any caller. `request` runs the whole transaction of our endpoint: the caller, both
+updates of the GPS fix (the user, then the stay), the page and the photos. Placeholders
+become pgbench variables. The ids of the page's products are written in as an array
+literal, because a pgbench variable holds one row of a result, not 21.
 """
 
 from __future__ import annotations
@@ -14,15 +13,8 @@ import re
 from pathlib import Path
 
 import psycopg
-from bench.products_bare import (
-    CURRENT_STAY,
-    LOCK_USER,
-    PAGE,
-    TOUCH_STAY,
-    TOUCH_USER,
-    USER_BY_UID,
-    images_statement,
-)
+from bench.products_bare import PAGE, PAGE_IMAGES, REFRESH_STAY, TOUCH_USER, USER_BY_UID
+from bench.products_seed import CASCAVEL_LAT, CASCAVEL_LNG
 
 
 def _bind(statement: str, values: list[str]) -> str:
@@ -34,18 +26,16 @@ def _bind(statement: str, values: list[str]) -> str:
 
 def page_ids(database_url: str, *, city_id: int, limit: int) -> list[str]:
     with psycopg.connect(database_url) as connection:
-        rows = connection.execute(
-            _bind(PAGE, [str(city_id), "'active'", str(limit + 1)])
-        ).fetchall()
-    return [str(row[10]) for row in rows]
+        rows = connection.execute(_bind(PAGE, [str(city_id), str(limit + 1)])).fetchall()
+    return [str(row[0]) for row in rows]
 
 
 def write_scripts(
     directory: Path, *, database_url: str, city_id: int, limit: int, clients: int
 ) -> dict[str, Path]:
     ids = page_ids(database_url, city_id=city_id, limit=limit)
-    page = _bind(PAGE, [":city", ":status", str(limit + 1)])
-    images = _bind(images_statement(len(ids)), [f"'{value}'" for value in ids])
+    page = _bind(PAGE, [":city", str(limit + 1)])
+    images = _bind(PAGE_IMAGES, ["'{" + ",".join(ids) + "}'"])
     listing = "\n".join([f"\\set city {city_id}", page + ";", images + ";", ""])
 
     user = _bind(USER_BY_UID, ["('bench-client-' || :n)"])
@@ -55,11 +45,12 @@ def write_scripts(
             f"\\set city {city_id}",
             "BEGIN;",
             user + " \\gset u_",
-            _bind(LOCK_USER, [":u_id"]) + ";",
-            _bind(CURRENT_STAY, [":u_id"]) + " \\gset s_",
-            # Our endpoint sends timestamps read in Python; pgbench uses now() in their place.
-            _bind(TOUCH_STAY, ["now()", "(:s_fix_count + 1)", "now()", ":s_id"]) + ";",
-            _bind(TOUCH_USER, ["now()", "now()", ":u_id"]) + ";",
+            _bind(TOUCH_USER, [":u_id"]) + " \\gset t_",
+            _bind(
+                REFRESH_STAY,
+                [str(CASCAVEL_LAT), str(CASCAVEL_LNG), "NULL", ":t_last_seen_at", ":u_id", ":city"],
+            )
+            + ";",
             page + ";",
             images + ";",
             "COMMIT;",

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from taskgo.errors import AppError
@@ -48,11 +48,37 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise AppError("pagination.invalid_cursor", status=422, field="cursor") from None
 
 
+def _after(
+    created_at: InstrumentedAttribute[datetime] | ColumnElement[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
+    after_created: Any,
+    after_id: Any,
+    *,
+    newest_first: bool,
+) -> ColumnElement[bool]:
+    """Rows after (after_created, after_id) in the order of the page: values or bind params."""
+    if newest_first:
+        return or_(created_at < after_created, and_(created_at == after_created, row_id < after_id))
+    return or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
+
+
+def _ordered(
+    query: Select[Any],
+    created_at: InstrumentedAttribute[datetime] | ColumnElement[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
+    *,
+    newest_first: bool,
+) -> Select[Any]:
+    if newest_first:
+        return query.order_by(created_at.desc(), row_id.desc())
+    return query.order_by(created_at.asc(), row_id.asc())
+
+
 def apply_keyset(
     query: Select[Any],
     *,
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[uuid.UUID],
+    created_at: InstrumentedAttribute[datetime] | ColumnElement[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
     cursor: str | None,
     limit: int,
     newest_first: bool = True,
@@ -60,23 +86,46 @@ def apply_keyset(
     """Order by (created_at, id) and start after `cursor`; fetches limit + 1 to see a next page."""
     if cursor:
         after_created, after_id = decode_cursor(cursor)
-        if newest_first:
-            query = query.where(
-                or_(
-                    created_at < after_created, and_(created_at == after_created, row_id < after_id)
-                )
+        query = query.where(
+            _after(created_at, row_id, after_created, after_id, newest_first=newest_first)
+        )
+    return _ordered(query, created_at, row_id, newest_first=newest_first).limit(limit + 1)
+
+
+def keyset_template(
+    query: Select[Any],
+    *,
+    created_at: InstrumentedAttribute[datetime] | ColumnElement[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
+    with_cursor: bool,
+    newest_first: bool = True,
+) -> Select[Any]:
+    """Apply `apply_keyset` with bind parameters in place of the values.
+
+    Build the statement once and run it many times, so SQLAlchemy reuses its cache key.
+    `keyset_params` gives the values.
+    """
+    if with_cursor:
+        query = query.where(
+            _after(
+                created_at,
+                row_id,
+                bindparam("after_created_at"),
+                bindparam("after_id"),
+                newest_first=newest_first,
             )
-        else:
-            query = query.where(
-                or_(
-                    created_at > after_created, and_(created_at == after_created, row_id > after_id)
-                )
-            )
-    if newest_first:
-        query = query.order_by(created_at.desc(), row_id.desc())
-    else:
-        query = query.order_by(created_at.asc(), row_id.asc())
-    return query.limit(limit + 1)
+        )
+    return _ordered(query, created_at, row_id, newest_first=newest_first).limit(
+        bindparam("fetch_rows")
+    )
+
+
+def keyset_params(cursor: str | None, limit: int) -> dict[str, Any]:
+    """Return the values of a `keyset_template` statement built with_cursor=bool(cursor)."""
+    params: dict[str, Any] = {"fetch_rows": limit + 1}
+    if cursor:
+        params["after_created_at"], params["after_id"] = decode_cursor(cursor)
+    return params
 
 
 def page_of(rows: list[T], *, limit: int, key: Any) -> tuple[list[T], str | None]:

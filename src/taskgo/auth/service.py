@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,8 +63,13 @@ def _verifier() -> TokenVerifier:
     return _state.verifier
 
 
+# Built once: every authenticated request runs it, and a statement built per call made
+# SQLAlchemy compute its cache key each time.
+_USER_BY_UID = select(User).where(User.firebase_uid == bindparam("uid"))
+
+
 async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> User:
-    user = await session.scalar(select(User).where(User.firebase_uid == verified.uid))
+    user = await session.scalar(_USER_BY_UID, {"uid": verified.uid})
     if user is not None:
         return user
 
@@ -82,7 +87,7 @@ async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> 
         .values(firebase_uid=verified.uid, role=role, name=name[:200], email=email, phone=phone)
         .on_conflict_do_nothing(index_elements=[User.firebase_uid])
     )
-    user = await session.scalar(select(User).where(User.firebase_uid == verified.uid))
+    user = await session.scalar(_USER_BY_UID, {"uid": verified.uid})
     if user is None:  # pragma: no cover - the insert above or a concurrent one created it
         raise AppError("auth.user_unavailable", status=503)
     log.info("auth.user_created", user_id=str(user.id), role=user.role)

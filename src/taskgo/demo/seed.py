@@ -159,8 +159,8 @@ async def _seed_partner(
     session: AsyncSession, user: User, seed: SeedUser, *, settings: Settings
 ) -> int:
     await service_orders.set_partner_categories(session, partner=user, slugs=list(seed.categories))
-    existing, _ = await products.list_seller_products(session, seller=user, cursor=None, limit=100)
-    titles = {product.title for product in existing}
+    existing = await products.list_seller_products(session, seller=user, cursor=None, limit=100)
+    titles = {product.title for product in existing.rows}
     created = 0
     for item in seed.products:
         if item.title in titles:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -16,7 +16,7 @@ from taskgo.geo.haversine import haversine_km
 from taskgo.geo.service import get_city, resolve_city_with_distance
 from taskgo.jobs import enqueue
 from taskgo.locations.models import UserLocation
-from taskgo.locations.switching import Decision, Fix, Outcome, Stay, SwitchPolicy, decide
+from taskgo.locations.switching import Fix, Stay, SwitchPolicy, decide
 from taskgo.pagination import apply_keyset, page_of
 from taskgo.users.models import Role, User
 
@@ -35,83 +35,114 @@ def switch_policy() -> SwitchPolicy:
     )
 
 
+# The statements of a fix, in the order they run. They are written out in SQL because every
+# product listing records a fix, and the ORM's unit of work cost more CPU than the database.
+# bench/products_bare.py runs the same text.
+#
+# The user row is updated first: that takes its lock. clock_timestamp() is evaluated after a
+# wait for that lock, so a fix that waited for another one gets a later time and stays of one
+# user never overlap.
+_TOUCH_USER = text(
+    "UPDATE users SET last_seen_at = clock_timestamp(), updated_at = clock_timestamp() "
+    "WHERE users.id = :user_id RETURNING users.last_seen_at"
+)
+_REFRESH_SAME_CITY_STAY = text(
+    "UPDATE user_locations SET last_lat = :lat, last_lng = :lng, last_accuracy_m = :accuracy, "
+    "last_seen_at = :now, updated_at = :now, fix_count = user_locations.fix_count + 1, "
+    "pending_city_id = NULL, pending_count = 0 "
+    "WHERE user_locations.user_id = :user_id AND user_locations.is_current "
+    "AND user_locations.city_id = :city_id RETURNING user_locations.id"
+)
+_CURRENT_STAY = text(
+    "SELECT id, city_id, pending_city_id, pending_count FROM user_locations "
+    "WHERE user_id = :user_id AND is_current"
+)
+_KEEP_STAY = text(
+    "UPDATE user_locations SET last_seen_at = :now, updated_at = :now, "
+    "pending_city_id = :pending_city_id, pending_count = :pending_count WHERE id = :stay_id"
+)
+_CLOSE_STAY = text(
+    "UPDATE user_locations SET is_current = false, exited_at = :now, updated_at = :now, "
+    "pending_city_id = NULL, pending_count = 0 WHERE id = :stay_id"
+)
+_OPEN_STAY = text(
+    "INSERT INTO user_locations (id, user_id, city_id, is_current, entered_at, last_lat, "
+    "last_lng, last_accuracy_m, last_seen_at, fix_count, pending_count, created_at, updated_at) "
+    "VALUES (:stay_id, :user_id, :city_id, true, :now, :lat, :lng, :accuracy, :now, 1, 0, "
+    ":now, :now)"
+)
+_MOVE_USER = text("UPDATE users SET current_city_id = :city_id WHERE id = :user_id")
+
+
 async def record_fix(
     session: AsyncSession, *, user: User, lat: float, lng: float, accuracy: float | None
 ) -> tuple[CityRef, bool]:
     """Record a GPS fix of `user` and return (their city after it, whether it changed).
 
     Raises 422 `location.outside_coverage` when no seat is in range. Runs inside the
-    caller's transaction and only flushes: the user row is locked first, so concurrent
-    fixes of one user apply one after the other and never open two current stays.
+    caller's transaction. The first statement updates the user row, which locks it, so
+    concurrent fixes of one user apply one after the other and never open two current stays.
+    Every path locks the stay row after the user row, so two fixes cannot deadlock.
+
+    A fix in the city of the current stay, the common case of a client browsing, costs two
+    statements: the user update and a stay update that matches only that city. Anything else
+    reads the stay and applies the switching rule.
     """
     resolved, seat_distance_km = resolve_city_with_distance(lat, lng)
 
-    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    # Read the clock only once the lock is held, so stays of one user never overlap.
-    now = datetime.now(UTC)
-    current = await session.scalar(
-        select(UserLocation)
-        .where(UserLocation.user_id == user.id, UserLocation.is_current.is_(True))
-        .execution_options(populate_existing=True)
-    )
+    # Plain statements on the session's connection: the same transaction, without the ORM
+    # session's per-statement bookkeeping.
+    connection = await session.connection()
+    now: datetime = (await connection.execute(_TOUCH_USER, {"user_id": user.id})).scalar_one()
+    set_committed_value(user, "last_seen_at", now)
+    set_committed_value(user, "updated_at", now)
+    fix_values = {
+        "user_id": user.id,
+        "city_id": resolved.ibge_code,
+        "lat": lat,
+        "lng": lng,
+        "accuracy": accuracy,
+        "now": now,
+    }
+    refreshed = (await connection.execute(_REFRESH_SAME_CITY_STAY, fix_values)).scalar()
+    if refreshed is not None:
+        return resolved, False
 
+    current = (await connection.execute(_CURRENT_STAY, {"user_id": user.id})).one_or_none()
+    current_city = get_city(current.city_id) if current is not None else None
     stay: Stay | None = None
-    current_city: CityRef | None = None
-    if current is not None:
-        current_city = get_city(current.city_id)
+    current_distance_km = float("inf")
     if current is not None and current_city is not None:
         stay = Stay(current.city_id, current.pending_city_id, current.pending_count)
         current_distance_km = haversine_km(lat, lng, current_city.lat, current_city.lng)
-    else:
-        current_distance_km = float("inf")
 
     fix = Fix(resolved.ibge_code, seat_distance_km, current_distance_km, accuracy)
     decision = decide(stay, fix, switch_policy())
-    user.last_seen_at = now
 
     if not decision.switched:
         assert current is not None and current_city is not None
-        _apply_to_stay(current, decision, lat=lat, lng=lng, accuracy=accuracy, now=now)
-        await session.flush()
+        await connection.execute(
+            _KEEP_STAY,
+            {
+                "stay_id": current.id,
+                "pending_city_id": decision.pending_city_id,
+                "pending_count": decision.pending_count,
+                "now": now,
+            },
+        )
         return current_city, False
 
     if current is not None:
-        current.is_current = False
-        current.exited_at = now
-        current.pending_city_id = None
-        current.pending_count = 0
         # The partial unique index allows one current row: close this one before the insert.
-        await session.flush()
-
-    session.add(
-        UserLocation(
-            user_id=user.id,
-            city_id=resolved.ibge_code,
-            is_current=True,
-            entered_at=now,
-            # Set from the clock, not the transaction start, so history orders by real time.
-            created_at=now,
-            last_lat=lat,
-            last_lng=lng,
-            last_accuracy_m=accuracy,
-            last_seen_at=now,
-            fix_count=1,
-            pending_count=0,
-        )
-    )
-    previous_city_id = current.city_id if current is not None else None
-    # An explicit UPDATE: `user` was loaded before the lock, and the ORM skips writing a
-    # value equal to that stale copy even when a concurrent request has changed the row.
-    await session.execute(
-        update(User).where(User.id == user.id).values(current_city_id=resolved.ibge_code)
-    )
+        await connection.execute(_CLOSE_STAY, {"stay_id": current.id, "now": now})
+    await connection.execute(_OPEN_STAY, {**fix_values, "stay_id": uuid.uuid4()})
+    await connection.execute(_MOVE_USER, {"user_id": user.id, "city_id": resolved.ibge_code})
     set_committed_value(user, "current_city_id", resolved.ibge_code)
-    await session.flush()
 
     log.info(
         "location.city_changed",
         user_id=str(user.id),
-        from_city_id=previous_city_id,
+        from_city_id=current.city_id if current is not None else None,
         to_city_id=resolved.ibge_code,
         outcome=decision.outcome.value,
     )
@@ -120,32 +151,15 @@ async def record_fix(
     return resolved, True
 
 
-def _apply_to_stay(
-    current: UserLocation,
-    decision: Decision,
-    *,
-    lat: float,
-    lng: float,
-    accuracy: float | None,
-    now: datetime,
-) -> None:
-    current.last_seen_at = now
-    current.pending_city_id = decision.pending_city_id
-    current.pending_count = decision.pending_count
-    if decision.outcome == Outcome.SAME_CITY:
-        # A ping in the same city refreshes the stay instead of adding a row.
-        current.last_lat = lat
-        current.last_lng = lng
-        current.last_accuracy_m = accuracy
-        current.fix_count += 1
-
-
 async def list_history(
     session: AsyncSession, *, user_id: uuid.UUID, cursor: str | None, limit: int
 ) -> tuple[list[UserLocation], str | None]:
     """Return the user's own stays, newest first, keyset-paginated on (created_at, id)."""
     query = apply_keyset(
-        select(UserLocation).where(UserLocation.user_id == user_id),
+        # Fixes write stays with plain SQL: refresh any copy this session already holds.
+        select(UserLocation)
+        .where(UserLocation.user_id == user_id)
+        .execution_options(populate_existing=True),
         created_at=UserLocation.created_at,
         row_id=UserLocation.id,
         cursor=cursor,

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    ARRAY,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from taskgo.errors import AppError
 from taskgo.geo.service import resolve_city
 from taskgo.locations.service import record_fix
-from taskgo.pagination import apply_keyset, page_of
-from taskgo.products.models import Product, ProductStatus
+from taskgo.pagination import keyset_params, keyset_template, page_of
+from taskgo.products.models import Product, ProductImage, ProductStatus
 from taskgo.products.schemas import ProductCreateIn, ProductUpdateIn
 from taskgo.users.models import User
 
@@ -127,17 +139,133 @@ class ListingFilters:
     max_price: int | None = None
 
 
-def _filtered(query: Select[Any], filters: ListingFilters) -> Select[Any]:
-    if filters.category:
-        query = query.where(Product.category == filters.category)
+# The listings read plain rows, not ORM objects: the city listing is the most frequent read
+# of the API, and loading entities cost more CPU than the database spent on the query.
+_products = Product.__table__
+_images = ProductImage.__table__
+_LISTED_COLUMNS = (
+    _products.c.id,
+    _products.c.seller_id,
+    _products.c.title,
+    _products.c.description,
+    _products.c.price_cents,
+    _products.c.category,
+    _products.c.stock,
+    _products.c.status,
+    _products.c.created_in_city_id,
+    _products.c.created_at,
+    _products.c.updated_at,
+)
+# Literals, not parameters: a prepared statement with `status = $2` cannot use the partial
+# index `ix_products_city_listing` (WHERE status = 'active') once it switches to a generic plan.
+_IS_ACTIVE = _products.c.status == literal_column("'active'")
+_NOT_DELETED = _products.c.status != literal_column("'deleted'")
+_IMAGES_OF = (
+    select(
+        _images.c.product_id,
+        _images.c.id,
+        _images.c.width,
+        _images.c.height,
+        _images.c.position,
+    )
+    .where(_images.c.product_id == any_(bindparam("product_ids", type_=ARRAY(UUID))))
+    .order_by(_images.c.product_id, _images.c.position)
+)
+
+ListingScope = Literal["city", "seller"]
+
+
+@functools.cache
+def _listing_statement(
+    scope: ListingScope,
+    *,
+    category: bool,
+    search: bool,
+    min_price: bool,
+    max_price: bool,
+    with_cursor: bool,
+) -> Select[Any]:
+    """Build the listing query for one combination of filters, once, with bind parameters.
+
+    A statement built per request made SQLAlchemy compute its cache key each time, which cost
+    as much CPU as running it.
+    """
+    if scope == "city":
+        query = select(*_LISTED_COLUMNS).where(
+            _products.c.created_in_city_id == bindparam("scope_id"), _IS_ACTIVE
+        )
+    else:
+        query = select(*_LISTED_COLUMNS).where(
+            _products.c.seller_id == bindparam("scope_id"), _NOT_DELETED
+        )
+    if category:
+        query = query.where(_products.c.category == bindparam("category"))
+    if min_price:
+        query = query.where(_products.c.price_cents >= bindparam("min_price"))
+    if max_price:
+        query = query.where(_products.c.price_cents <= bindparam("max_price"))
+    if search:
+        ts_query = func.websearch_to_tsquery(SEARCH_CONFIG, bindparam("search", type_=String))
+        query = query.where(_products.c.search_document.op("@@")(ts_query))
+    return keyset_template(
+        query,
+        created_at=_products.c.created_at,
+        row_id=_products.c.id,
+        with_cursor=with_cursor,
+    )
+
+
+ListedRow = Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class ListedPage:
+    """A page of listed products (plain rows), their photos by product id, the next cursor."""
+
+    rows: list[ListedRow]
+    images: dict[uuid.UUID, list[ListedRow]]
+    next_cursor: str | None
+
+
+async def _listed_page(
+    session: AsyncSession,
+    scope: ListingScope,
+    scope_id: object,
+    filters: ListingFilters,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> ListedPage:
+    """Run a listing query and fetch the photos of the page at once: two statements whatever
+    the page size."""
+    statement = _listing_statement(
+        scope,
+        category=filters.category is not None,
+        search=filters.q is not None,
+        min_price=filters.min_price is not None,
+        max_price=filters.max_price is not None,
+        with_cursor=bool(cursor),
+    )
+    params: dict[str, Any] = {"scope_id": scope_id, **keyset_params(cursor, limit)}
+    if filters.category is not None:
+        params["category"] = filters.category
+    if filters.q is not None:
+        params["search"] = strip_accents(filters.q)
     if filters.min_price is not None:
-        query = query.where(Product.price_cents >= filters.min_price)
+        params["min_price"] = filters.min_price
     if filters.max_price is not None:
-        query = query.where(Product.price_cents <= filters.max_price)
-    if filters.q:
-        ts_query = func.websearch_to_tsquery(SEARCH_CONFIG, strip_accents(filters.q))
-        query = query.where(Product.search_document.op("@@")(ts_query))
-    return query
+        params["max_price"] = filters.max_price
+    # Core statements on the session's connection: the same transaction, without the ORM
+    # session's per-statement bookkeeping.
+    connection = await session.connection()
+    fetched = list((await connection.execute(statement, params)).all())
+    rows, next_cursor = page_of(fetched, limit=limit, key=lambda row: (row.created_at, row.id))
+    images: dict[uuid.UUID, list[ListedRow]] = {}
+    if rows:
+        result = await connection.execute(_IMAGES_OF, {"product_ids": [row.id for row in rows]})
+        for image in result:
+            images.setdefault(image.product_id, []).append(image)
+    return ListedPage(rows=rows, images=images, next_cursor=next_cursor)
 
 
 async def list_city_products(
@@ -147,41 +275,18 @@ async def list_city_products(
     filters: ListingFilters,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Product], str | None]:
+) -> ListedPage:
     """Active products created in `city_id`, newest first, keyset-paginated on (created_at, id)."""
-    query = _filtered(
-        select(Product).where(
-            Product.created_in_city_id == city_id, Product.status == ProductStatus.ACTIVE
-        ),
-        filters,
-    )
-    query = apply_keyset(
-        _with_images(query),
-        created_at=Product.created_at,
-        row_id=Product.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    rows = list((await session.scalars(query)).all())
-    return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
+    return await _listed_page(session, "city", city_id, filters, cursor=cursor, limit=limit)
 
 
 async def list_seller_products(
     session: AsyncSession, *, seller: User, cursor: str | None, limit: int
-) -> tuple[list[Product], str | None]:
+) -> ListedPage:
     """List the seller's own products in every city, drafts included, deleted ones left out."""
-    query = select(Product).where(
-        Product.seller_id == seller.id, Product.status != ProductStatus.DELETED
+    return await _listed_page(
+        session, "seller", seller.id, ListingFilters(), cursor=cursor, limit=limit
     )
-    query = apply_keyset(
-        _with_images(query),
-        created_at=Product.created_at,
-        row_id=Product.id,
-        cursor=cursor,
-        limit=limit,
-    )
-    rows = list((await session.scalars(query)).all())
-    return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
 
 
 async def products_by_ids(
