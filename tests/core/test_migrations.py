@@ -6,6 +6,7 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import CheckConstraint, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskgo.db.base import Base, import_all_models
@@ -32,3 +33,25 @@ async def test_models_match_migrations(engine: AsyncEngine) -> None:
 
 def test_single_migration_head() -> None:
     assert head_revision() is not None
+
+
+async def test_check_constraints_carry_the_model_names(engine: AsyncEngine) -> None:
+    import_all_models()
+    expected = {
+        (table.name, constraint.name)
+        for table in Base.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, CheckConstraint) and isinstance(constraint.name, str)
+    }
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT t.relname, c.conname FROM pg_constraint AS c "
+                "JOIN pg_class AS t ON t.oid = c.conrelid "
+                "WHERE c.contype = 'c' AND t.relnamespace = 'public'::regnamespace"
+            )
+        )
+        in_database = {(table, name) for table, name in rows}
+    assert expected, "the models declare check constraints"
+    assert expected - in_database == set()
+    assert not [name for _, name in in_database if "_ck_" in name]
