@@ -88,7 +88,16 @@ class Stack:
 
     def start_fcm(self) -> None:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.standins.fcm", "--project", "taskgo-bench"],
+            # The lean server: hypercorn's own HTTP/2 scheduling would be what gets timed.
+            [
+                sys.executable,
+                "-m",
+                "tests.standins.fcm",
+                "--project",
+                "taskgo-bench",
+                "--server",
+                "lean",
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

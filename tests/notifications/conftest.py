@@ -9,9 +9,11 @@ from taskgo.notifications.client import FcmConfig, FcmSender
 from tests.standins.fcm import FcmStandin
 
 
-@pytest.fixture
-async def fcm_standin(tmp_path: Path) -> AsyncIterator[FcmStandin]:
-    standin = FcmStandin(project_id="taskgo-test")
+# Every test runs against both servers of the stand-in: hypercorn, an HTTP/2 server the
+# sender did not grow up with, and the lean one the benchmark uses.
+@pytest.fixture(params=["hypercorn", "lean"])
+async def fcm_standin(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[FcmStandin]:
+    standin = FcmStandin(project_id="taskgo-test", server=request.param)
     await standin.start(tmp_path / "fcm")
     try:
         yield standin

@@ -207,3 +207,13 @@ async def test_scope_is_enforced(fcm_standin: FcmStandin, http: httpx.AsyncClien
         http, fcm_standin, granted.json()["access_token"], {"message": {"token": token}}
     )
     assert response.status_code == 403
+
+
+async def test_stats_over_http1(fcm_standin: FcmStandin) -> None:
+    context = ssl.create_default_context(cafile=fcm_standin.ca_file)
+    async with httpx.AsyncClient(verify=context, timeout=5) as client:
+        response = await client.get(f"{fcm_standin.base_url}/_standin/stats?since=0")
+
+    assert response.status_code == 200
+    assert response.http_version == "HTTP/1.1"
+    assert response.json()["deliveries"] == 0

@@ -1,6 +1,8 @@
 """Local stand-in for Google's OAuth2 token endpoint and the FCM HTTP v1 send API.
 
-It plays both Google roles the sender talks to, over TLS with HTTP/2 (hypercorn):
+It plays both Google roles the sender talks to, over TLS with HTTP/2, served by hypercorn
+or, for benchmarks, by the lean server of `fcm_h2` (`server="lean"`); both hand each
+request to `FcmStandin.answer`:
 
 - `POST /token` accepts the JWT-bearer grant that `google-auth` sends for the service
   account key the stand-in created, and issues opaque access tokens (`fcm_oauth`).
@@ -25,16 +27,17 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import orjson
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from tests.standins.fcm_asgi import Receive, Send, read_body, read_header, respond, run_lifespan
+from tests.standins.fcm_asgi import Receive, Send, read_body, respond, run_lifespan
 from tests.standins.fcm_certs import write_self_signed_certificate
 from tests.standins.fcm_failures import Failure, error_body
+from tests.standins.fcm_h2 import Answer, StandinRequest, serve_lean
 from tests.standins.fcm_oauth import OAuthIssuer
 from tests.standins.fcm_validation import BodyError, validate_send_body
 
@@ -53,6 +56,8 @@ class SendRecord:
     token: str | None
     body: dict[str, Any] | None
     received_at: float
+    # The client's TCP port, which identifies the connection.
+    client_port: int = 0
 
 
 @dataclass(slots=True)
@@ -73,6 +78,10 @@ class FcmStandin:
 
     # Time each send request is held before its response, to make concurrency observable.
     response_delay_seconds: float = 0.0
+    # `hypercorn`, or `lean` for the `fcm_h2` server that benchmarks use.
+    server: Literal["hypercorn", "lean"] = "hypercorn"
+    # With False, only counts and times are kept per request (for a benchmark process).
+    keep_bodies: bool = True
 
     send_requests: list[SendRecord] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -90,6 +99,7 @@ class FcmStandin:
         self._directory: Path | None = None
         self._shutdown = asyncio.Event()
         self._server_task: asyncio.Task[None] | None = None
+        self._lean_server: asyncio.Server | None = None
         self._in_flight = 0
         # Kept as requests arrive, so a benchmark polling the stats costs almost nothing.
         self._http_versions: set[str] = set()
@@ -151,6 +161,9 @@ class FcmStandin:
         # of being refused.
         listener.listen(512)
         self._port = listener.getsockname()[1]
+        if self.server == "lean":
+            self._lean_server = await serve_lean(self.answer, listener=listener, cert=cert, key=key)
+            return
 
         config = Config()
         config.bind = [f"fd://{listener.detach()}"]
@@ -169,6 +182,9 @@ class FcmStandin:
         )
 
     async def stop(self) -> None:
+        if self._lean_server is not None:
+            self._lean_server.close()
+            self._lean_server = None
         self._shutdown.set()
         if self._server_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -192,14 +208,29 @@ class FcmStandin:
             return
 
         body = await read_body(receive)
-        path: str = scope["path"]
-        if scope["method"] == "POST" and path == "/token":
-            content_type = read_header(scope, b"content-type") or ""
-            status, payload, headers = self.oauth.handle_token_request(
-                content_type=content_type, body=body
+        request = StandinRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode(),
+            headers={
+                bytes(name).decode("latin-1").lower(): bytes(value).decode("latin-1")
+                for name, value in scope["headers"]
+            },
+            http_version=str(scope.get("http_version")),
+            client_port=int((scope.get("client") or ("", 0))[1]),
+        )
+        status, payload, headers = await self.answer(request, body)
+        await respond(send, status, payload, headers)
+
+    async def answer(self, request: StandinRequest, body: bytes) -> Answer:
+        """Return the status, body and headers for one complete request, for both servers."""
+        path = request.path
+        if request.method == "POST" and path == "/token":
+            return self.oauth.handle_token_request(
+                content_type=request.header("content-type") or "", body=body
             )
-        elif (
-            scope["method"] == "POST"
+        if (
+            request.method == "POST"
             and path.startswith("/v1/projects/")
             and path.endswith("/messages:send")
         ):
@@ -208,15 +239,13 @@ class FcmStandin:
             try:
                 if self.response_delay_seconds:
                     await asyncio.sleep(self.response_delay_seconds)
-                status, payload, headers = self._handle_send(scope, body)
+                return self._handle_send(request, body)
             finally:
                 self._in_flight -= 1
-        elif scope["method"] == "GET" and path == "/_standin/stats":
-            since = parse_qs(scope.get("query_string", b"").decode()).get("since", ["0"])[0]
-            status, payload, headers = 200, self.stats(since=int(since)), ()
-        else:
-            status, payload, headers = 404, error_body(404, "NOT_FOUND", "Not Found"), ()
-        await respond(send, status, payload, headers)
+        if request.method == "GET" and path == "/_standin/stats":
+            since = parse_qs(request.query).get("since", ["0"])[0]
+            return 200, self.stats(since=int(since)), ()
+        return 404, error_body(404, "NOT_FOUND", "Not Found"), ()
 
     def stats(self, *, since: int = 0) -> dict[str, Any]:
         """Counts and delivery times, for a benchmark that runs the stand-in in a process.
@@ -233,26 +262,26 @@ class FcmStandin:
             "httpVersions": sorted(self._http_versions),
         }
 
-    def _handle_send(
-        self, scope: dict[str, Any], body: bytes
-    ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
+    def _handle_send(self, request: StandinRequest, body: bytes) -> Answer:
         received_at = time.time()
-        record = SendRecord(0, str(scope.get("http_version")), None, None, received_at)
+        record = SendRecord(
+            0, request.http_version, None, None, received_at, client_port=request.client_port
+        )
         self.send_requests.append(record)
         self._http_versions.add(record.http_version)
 
-        status, payload, headers = self._answer_send(scope, body, record)
+        status, payload, headers = self._answer_send(request, body, record)
         record.status = status
+        if not self.keep_bodies:
+            record.body = None
         return status, payload, headers
 
-    def _answer_send(
-        self, scope: dict[str, Any], body: bytes, record: SendRecord
-    ) -> tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]:
-        denied = self.oauth.check_access(read_header(scope, b"authorization"))
+    def _answer_send(self, request: StandinRequest, body: bytes, record: SendRecord) -> Answer:
+        denied = self.oauth.check_access(request.header("authorization"))
         if denied is not None:
             return denied
 
-        project = scope["path"][len("/v1/projects/") : -len("/messages:send")]
+        project = request.path[len("/v1/projects/") : -len("/messages:send")]
         if project != self.project_id:
             text = (
                 f"Permission 'cloudmessaging.messages.create' denied on resource "
@@ -305,15 +334,19 @@ class FcmStandin:
             )
 
         message_id = f"0:{time.time_ns()}%{secrets.token_hex(8)}"
-        delivery = Delivery(str(token), message, message_id, time.time())
+        delivery = Delivery(
+            str(token), message if self.keep_bodies else {}, message_id, time.time()
+        )
         self.deliveries.append(delivery)
         if self.on_delivery is not None:
             self.on_delivery(delivery)
         return 200, {"name": f"projects/{self.project_id}/messages/{message_id}"}, ()
 
 
-async def _serve_forever(project_id: str) -> None:
-    standin = FcmStandin(project_id=project_id, accept_unknown_tokens=True)
+async def _serve_forever(project_id: str, server: Literal["hypercorn", "lean"]) -> None:
+    standin = FcmStandin(
+        project_id=project_id, accept_unknown_tokens=True, server=server, keep_bodies=False
+    )
     await standin.start()
     # The first stdout line is JSON with the address and the key the parent must use.
     print(
@@ -340,8 +373,11 @@ def main() -> None:
     token, until SIGTERM."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--project", default="taskgo-bench", help="FCM project id")
+    parser.add_argument(
+        "--server", choices=["hypercorn", "lean"], default="hypercorn", help="HTTP server"
+    )
     arguments = parser.parse_args()
-    asyncio.run(_serve_forever(arguments.project))
+    asyncio.run(_serve_forever(arguments.project, arguments.server))
 
 
 if __name__ == "__main__":
