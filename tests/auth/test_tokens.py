@@ -210,8 +210,44 @@ async def test_key_outage_keeps_expired_keys(key_server: KeyServer) -> None:
     await verifier.verify(sign(claims()))
     key_server.status = 503
 
-    results = await asyncio.gather(*(verifier.verify(sign(claims())) for _ in range(10)))
+    # Distinct tokens: a token verified before would come from the verifier's cache.
+    results = await asyncio.gather(
+        *(verifier.verify(sign(claims(sub=f"user-{index}"))) for index in range(10))
+    )
 
-    assert all(result.uid == "firebase-uid-1" for result in results)
+    assert [result.uid for result in results] == [f"user-{index}" for index in range(10)]
     # Each request refetched in turn before, so ten requests waited for ten failing fetches.
     assert key_server.requests == 2
+
+
+async def test_cached_token_still_expires(key_server: KeyServer) -> None:
+    verifier = TokenVerifier(
+        project_id=PROJECT,
+        keys=HttpCertificateSource(key_server.url, refetch_interval=30.0),
+        clock_skew=0,
+    )
+    now = int(time.time())
+    token = sign(claims(exp=now + 2))
+
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+    assert again is first
+    await asyncio.sleep(now + 2.2 - time.time())
+    assert await rejection_code(verifier, token) == "auth.token_expired"
+
+
+async def test_verified_tokens_kept_up_to_cache_size(key_server: KeyServer) -> None:
+    verifier = TokenVerifier(
+        project_id=PROJECT,
+        keys=HttpCertificateSource(key_server.url, refetch_interval=30.0),
+        cache_size=2,
+    )
+    tokens = [sign(claims(sub=f"user-{index}")) for index in range(3)]
+    results = [await verifier.verify(token) for token in tokens]
+
+    assert await verifier.verify(tokens[2]) is results[2]
+    assert await verifier.verify(tokens[1]) is results[1]
+    # The oldest one was dropped: checking it again gives an equal, new result.
+    again = await verifier.verify(tokens[0])
+    assert again is not results[0]
+    assert again == results[0]
