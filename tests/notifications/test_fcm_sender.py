@@ -263,3 +263,57 @@ async def test_one_bad_token_spares_others(fcm_standin: FcmStandin, fcm_sender: 
         **{token: PushOutcome.DELIVERED for token in good},
         gone: PushOutcome.TOKEN_UNREGISTERED,
     }
+
+
+async def test_streams_spread_over_connections(
+    fcm_standin: FcmStandin, fcm_config: FcmConfig
+) -> None:
+    tokens = [make_device_token() for _ in range(60)]
+    fcm_standin.register(*tokens)
+    sender = FcmSender(replace(fcm_config, max_concurrency=30, connections=3))
+
+    try:
+        # Three at once open the three connections, so the timed batch finds them ready.
+        await sender.send([push(token, key=token) for token in tokens[:3]])
+        fcm_standin.send_requests.clear()
+        fcm_standin.response_delay_seconds = 0.3
+        results = await sender.send([push(token, key=token) for token in tokens])
+        assert sender.http.connects == 3
+    finally:
+        await sender.aclose()
+
+    assert all(result.outcome is PushOutcome.DELIVERED for result in results)
+    ports = [record.client_port for record in fcm_standin.send_requests]
+    # Thirty streams in flight, ten on each connection.
+    assert len(set(ports)) == 3
+    assert all(ports[:30].count(port) == 10 for port in set(ports))
+    assert fcm_standin.max_in_flight == 30
+    assert {record.http_version for record in fcm_standin.send_requests} == {"2"}
+
+
+async def test_slow_response_times_out(fcm_standin: FcmStandin, fcm_config: FcmConfig) -> None:
+    token = make_device_token()
+    fcm_standin.register(token)
+    fcm_standin.response_delay_seconds = 1.0
+    sender = FcmSender(replace(fcm_config, timeout_seconds=0.2, max_attempts=1))
+
+    try:
+        [result] = await sender.send([push(token)])
+    finally:
+        await sender.aclose()
+
+    assert result.outcome is PushOutcome.FAILED
+    assert [(a.status_code, a.error_code) for a in result.attempts] == [(None, "TIMEOUT")]
+
+
+async def test_unreachable_server_is_a_network_error(fcm_config: FcmConfig) -> None:
+    sender = FcmSender(
+        replace(fcm_config, base_url="https://127.0.0.1:9", max_attempts=2, timeout_seconds=2)
+    )
+    try:
+        [result] = await sender.send([push(make_device_token())])
+    finally:
+        await sender.aclose()
+
+    assert result.outcome is PushOutcome.FAILED
+    assert [a.error_code for a in result.attempts] == ["NETWORK_ERROR", "NETWORK_ERROR"]

@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import google.auth.exceptions
 import google.auth.transport.requests
-import httpx
 import orjson
 import requests
 import structlog
@@ -31,6 +31,7 @@ from taskgo.notifications.fcm_errors import (
     parse_error_response,
     parse_retry_after,
 )
+from taskgo.notifications.h2_client import H2Client, H2Timeout, H2TransportError
 from taskgo.notifications.log_sender import token_suffix
 from taskgo.notifications.push import (
     PushAttempt,
@@ -63,7 +64,9 @@ class FcmConfig:
     token_uri: str | None = None
     # PEM bundle trusted for both the token endpoint and FCM. None uses the system store.
     ca_file: str | None = None
+    # Requests in flight at once, spread evenly over `connections` HTTP/2 connections.
     max_concurrency: int = 100
+    connections: int = 2
     max_attempts: int = 5
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 60.0
@@ -166,35 +169,28 @@ def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
 class FcmSender:
     name = "fcm"
 
-    def __init__(
-        self,
-        config: FcmConfig,
-        *,
-        token_source: AccessTokenSource | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
+    def __init__(self, config: FcmConfig, *, token_source: AccessTokenSource | None = None) -> None:
         self._config = config
         self._tokens = token_source or AccessTokenSource(
             config.service_account_info, token_uri=config.token_uri, ca_file=config.ca_file
         )
-        self._url = f"{config.base_url.rstrip('/')}/v1/projects/{config.project_id}/messages:send"
-        verify: ssl.SSLContext | bool = True
-        if config.ca_file:
-            verify = ssl.create_default_context(cafile=config.ca_file)
-        self._http = http_client or httpx.AsyncClient(
-            http2=True,
-            verify=verify,
-            timeout=httpx.Timeout(config.timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=max(4, config.max_concurrency // 50),
-                max_keepalive_connections=max(4, config.max_concurrency // 50),
-            ),
+        base = config.base_url.rstrip("/")
+        self._path = f"{urlsplit(base).path}/v1/projects/{config.project_id}/messages:send"
+        self._http = H2Client(
+            base,
+            ssl_context=ssl.create_default_context(cafile=config.ca_file),
+            connections=config.connections,
+            max_streams=config.max_concurrency,
+            connect_timeout=config.timeout_seconds,
         )
-        self._slots = asyncio.Semaphore(config.max_concurrency)
 
     @property
     def tokens(self) -> AccessTokenSource:
         return self._tokens
+
+    @property
+    def http(self) -> H2Client:
+        return self._http
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -314,27 +310,37 @@ class FcmSender:
             kind = ErrorKind.RETRYABLE if error.retryable else ErrorKind.PERMANENT
             return record(None, "ACCESS_TOKEN_UNAVAILABLE", str(error)), kind, None, None
 
-        headers = {
-            "Authorization": f"Bearer {access_token}",
-            "Content-Type": "application/json; charset=UTF-8",
-        }
+        headers = (
+            ("authorization", f"Bearer {access_token}"),
+            ("content-type", "application/json; charset=UTF-8"),
+        )
         try:
-            async with self._slots:
-                response = await self._http.post(self._url, content=body, headers=headers)
-        except httpx.TimeoutException as error:
-            attempt = record(None, "TIMEOUT", type(error).__name__)
+            response = await self._http.post(
+                self._path, headers=headers, body=body, time_limit=self._config.timeout_seconds
+            )
+        except H2Timeout as error:
+            attempt = record(None, "TIMEOUT", str(error))
             return attempt, ErrorKind.RETRYABLE, None, access_token
-        except httpx.TransportError as error:
-            attempt = record(None, "NETWORK_ERROR", f"{type(error).__name__}: {error}")
+        except H2TransportError as error:
+            attempt = record(None, "NETWORK_ERROR", str(error))
             return attempt, ErrorKind.RETRYABLE, None, access_token
 
-        if response.status_code == 200:
-            name = response.json().get("name")
-            return record(200, None), None, str(name) if name else None, access_token
+        if response.status == 200:
+            name = _message_name(response.content)
+            return record(200, None), None, name, access_token
 
-        error_response = parse_error_response(response.status_code, response.content)
+        error_response = parse_error_response(response.status, response.content)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         attempt = record(
-            response.status_code, error_response.code, error_response.message[:500], retry_after
+            response.status, error_response.code, error_response.message[:500], retry_after
         )
         return attempt, classify_error(error_response), None, access_token
+
+
+def _message_name(content: bytes) -> str | None:
+    try:
+        document = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    name = document.get("name") if isinstance(document, dict) else None
+    return str(name) if name else None

@@ -66,6 +66,7 @@ def fcm_config_from(settings: Settings) -> FcmConfig:
         token_uri=settings.fcm_token_uri,
         ca_file=str(settings.fcm_ca_file) if settings.fcm_ca_file else None,
         max_concurrency=settings.fcm_max_concurrency,
+        connections=settings.fcm_connections,
         max_attempts=settings.fcm_max_attempts,
         retry_base_seconds=settings.fcm_retry_base_seconds,
         retry_max_seconds=settings.fcm_retry_max_seconds,
