@@ -29,9 +29,13 @@ from typing import Any
 
 from bench.chat_harness import Member, Room, Step, StepResult, worker_main
 from bench.chat_targets import NodeRelay, PythonGateway
+from bench.results import Recorder, column, goal, module_command, shortened, table
 
 ROOT = Path(__file__).resolve().parents[1]
 P95_LIMIT_MS = 20.0
+GOAL_RATIO = 0.5
+# Below any of these, or without both targets, the run is stored as a quick one.
+FULL = {"rooms": 500, "duration": 15.0}
 # A step holds when at least this share of the sent messages arrived before the drain ended.
 MIN_DELIVERED_SHARE = 0.999
 
@@ -278,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rates = [float(value) for value in args.rates.split(",") if value]
     targets = [value.strip() for value in args.targets.split(",") if value.strip()]
+    recorder = Recorder("chat_bench", module_command("bench.chat_bench"), tools=("node",))
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, "-m", "bench.chat_bench", *sys.argv[1:]]),
         "cpus": os.cpu_count(),
@@ -335,7 +340,59 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python/node delivered messages per second at p95 <= {P95_LIMIT_MS} ms: {ratio:.2f}")
     if args.output is not None:
         args.output.write_text(json.dumps(report, indent=2))
+    recorder.finish(
+        **result(report),
+        quick=bool(shortened(vars(args), FULL)) or not {"python", "node"} <= set(targets),
+    )
     return 0
+
+
+def result(report: dict[str, Any]) -> dict[str, Any]:
+    """Build the stored result: every step, and the goal of half the relay's held rate."""
+    columns = [
+        column("target"),
+        column("offered msg/s", ",.0f"),
+        column("delivered msg/s", ",.0f"),
+        *(column(f"{name} ms", ",.1f") for name in ("p50", "p95", "p99", "ack p95")),
+        column("server CPU ms/msg", ".2f"),
+        column("with PostgreSQL", ".2f"),
+        column("load", ".1f"),
+        column("held"),
+    ]
+    keys = ("target", "offered_rate", "delivered_per_second", "p50_ms", "p95_ms", "p99_ms",
+            "ack_p95_ms", "server_cpu_ms", "total_cpu_ms", "load_average", "held")  # fmt: skip
+    steps = table(
+        f"{report['rooms']:,} two-person rooms, {report['duration']:g} s per step; the load "
+        "column is the 1-minute load average when the step started:",
+        columns,
+        [[step[key] for key in keys] for step in report["steps"]],
+    )
+    best = {name: report.get(f"{name}_highest_held") for name in ("python", "node")}
+    highest = {
+        name: f"{step['delivered_per_second']:,.0f} msg/s (p95 {step['p95_ms']:.1f} ms)"
+        if step
+        else "no rate held"
+        for name, step in best.items()
+    }
+    return {
+        "figures": report,
+        "baseline": {"node": best["node"]},
+        "tables": [steps],
+        "goals": [
+            goal(
+                f"ours ÷ Node, delivered msg/s at p95 ≤ {P95_LIMIT_MS:.0f} ms",
+                issue="#6",
+                measured=report.get("python_to_node_ratio"),
+                target=GOAL_RATIO,
+                op=">=",
+                detail=f"highest rate held: ours {highest['python']}, Node {highest['node']}",
+            )
+        ],
+        "notes": [
+            f"A rate is held when at least {MIN_DELIVERED_SHARE:.1%} of the messages arrive "
+            f"and the delivery p95 is at most {P95_LIMIT_MS:.0f} ms.",
+        ],
+    }
 
 
 if __name__ == "__main__":

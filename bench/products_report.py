@@ -1,11 +1,18 @@
-"""The products listing benchmark's report: Markdown tables and the py-spy profile summary."""
+"""The products listing benchmark's report: Markdown tables, the py-spy profile summary and
+the stored result that docs/benchmarks.md is rendered from (bench/results.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.report import markdown_table
+from bench.results import ROOT, column, goal, load_average, machine_facts, module_command, store
+from bench.results import table as result_table
 
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 30.0
@@ -78,42 +85,75 @@ def profile_buckets(raw: Path) -> dict[str, Any]:
     }
 
 
-def _peaks_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| target | conns | req/s | p50 ms | p99 ms | errors | server CPU ms/req "
-        "| postgres CPU ms/req | cores: server / postgres / wrk / other |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+def peaks_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = [
+        column("target"),
+        column("conns", "d"),
+        column("req/s", ",.0f"),
+        column("p50 ms", ".1f"),
+        column("p99 ms", ".1f"),
+        column("errors", "d"),
+        column("server CPU ms/req", ".2f"),
+        column("postgres CPU ms/req", ".2f"),
+        column("cores: server / postgres / wrk / other"),
     ]
+    lines = []
     for row in rows:
-        cores = row["cpu_cores"]
-        per = row["cpu_ms_per_request"]
-        errors = sum(row["errors"].values()) + row["bad_status"]
-        lines.append(
-            f"| {row['target']} | {row['connections']} | {row['requests_per_second']:,.0f} "
-            f"| {row['latency_ms']['p50']:.1f} | {row['latency_ms']['p99']:.1f} | {errors} "
-            f"| {per.get('server', 0):.2f} | {per.get('postgres', 0):.2f} "
-            f"| {cores.get('server', 0):.2f} / {cores.get('postgres', 0):.2f} / "
-            f"{cores.get('load_generator', 0):.2f} / {cores.get('other', 0):.2f} |"
-        )
-    return lines
+        cores, per = row["cpu_cores"], row["cpu_ms_per_request"]
+        lines.append([
+            row["target"], row["connections"], row["requests_per_second"],
+            row["latency_ms"]["p50"], row["latency_ms"]["p99"],
+            sum(row["errors"].values()) + row["bad_status"],
+            per.get("server", 0), per.get("postgres", 0),
+            f"{cores.get('server', 0):.2f} / {cores.get('postgres', 0):.2f} / "
+            f"{cores.get('load_generator', 0):.2f} / {cores.get('other', 0):.2f}",
+        ])  # fmt: skip
+    return result_table("Peak (closed loop, wrk 1 thread):", columns, lines)
+
+
+def rate_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = [
+        column("target"),
+        column("offered req/s", ",.0f"),
+        column("sent req/s", ",.0f"),
+        column("conns", "d"),
+        *(column(f"{name} ms", ",.1f") for name in ("p50", "p95", "p99", "p99.9", "max")),
+        column("p99 from schedule ms", ",.1f"),
+        column("late slots (max ms)"),
+        column("non-200", "d"),
+    ]
+    lines = []
+    for row in rows:
+        rec, sched = row["recorded"], row["schedule"]
+        lines.append([
+            row["target"], sched["offered_rate"], rec.get("sent_per_second", 0),
+            row["connections"],
+            *(rec.get(key, 0) for key in ("p50", "p95", "p99", "p999", "max", "slot_p99")),
+            f"{sched['late_slots']} ({sched['late_ms_max']:.1f})", rec.get("non_200", 0),
+        ])  # fmt: skip
+    return result_table(
+        "Fixed rate (latency from each request's send, and p99 from its scheduled time; the "
+        "first 3 s are left out):",
+        columns,
+        lines,
+    )
+
+
+def pgbench_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    columns = [column("script"), column("tps", ",.0f"), column("mean latency ms", ".2f")]
+    return result_table(
+        "pgbench (16 clients, prepared):",
+        columns,
+        [[row["name"], row["tps"], row["latency_ms"]] for row in rows],
+    )
+
+
+def _peaks_table(rows: list[dict[str, Any]]) -> list[str]:
+    return markdown_table({**peaks_table(rows), "title": ""})
 
 
 def _rate_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| target | offered req/s | sent req/s | conns | p50 ms | p95 ms | p99 ms | p99.9 ms "
-        "| max ms | p99 from schedule ms | late slots (max ms) | non-200 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
-    ]
-    for row in rows:
-        rec, sched = row["recorded"], row["schedule"]
-        lines.append(
-            f"| {row['target']} | {sched['offered_rate']:,.0f} "
-            f"| {rec.get('sent_per_second', 0):,.0f} | {row['connections']} "
-            f"| {rec.get('p50', 0):.1f} | {rec.get('p95', 0):.1f} | {rec.get('p99', 0):.1f} "
-            f"| {rec.get('p999', 0):.1f} | {rec.get('max', 0):.1f} | {rec.get('slot_p99', 0):.1f} "
-            f"| {sched['late_slots']} ({sched['late_ms_max']:.1f}) | {rec.get('non_200', 0)} |"
-        )
-    return lines
+    return markdown_table({**rate_table(rows), "title": ""})
 
 
 def _breakdown_table(breakdown: dict[str, Any]) -> list[str]:
@@ -183,14 +223,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *_peaks_table(report["peaks"]),
         "",
-        "pgbench (16 clients, prepared):",
-        "",
-        "| script | tps | mean latency ms |",
-        "| --- | ---: | ---: |",
-        *[
-            f"| {row['name']} | {row['tps']:,.0f} | {row['latency_ms']:.2f} |"
-            for row in report["pgbench"]
-        ],
+        *markdown_table(pgbench_table(report["pgbench"])),
         "",
         "Fixed rate (latency from each request's send, and p99 from its scheduled time; the "
         "first 3 s are left out):",
@@ -204,3 +237,156 @@ def markdown(report: dict[str, Any]) -> str:
     if "profile" in report:
         out += ["", *_profile_tables(report["profile"])]
     return "\n".join(out)
+
+
+STAGES = ("session", "auth", "gps fix", "page query", "page out", "asgi request")
+
+
+def breakdown_table(breakdown: dict[str, Any]) -> dict[str, Any] | None:
+    stages: dict[str, float] = breakdown.get("cpu_ms", {})
+    if not stages:
+        return None
+    rows: list[list[Any]] = []
+    previous = 0.0
+    for name in STAGES:
+        if name in stages:
+            rows.append([name, stages[name], stages[name] - previous])
+            previous = stages[name]
+    if "bare request" in stages:
+        rows.append(["bare request (whole)", stages["bare request"], None])
+    return result_table(
+        "CPU per request by stage (one process, no socket; median of 5 rounds of 50):",
+        [column("stage"), column("CPU ms (cumulative)", ".2f"), column("this step ms", "+.2f")],
+        rows,
+    )
+
+
+def is_quick(argv: list[str]) -> bool:
+    """Tell whether the run was a quick one: `--quick`, or runs shorter than the defaults."""
+    if "--quick" in argv:
+        return True
+    full = {"--peak-seconds": 15, "--rate-seconds": 30}
+    for position, value in enumerate(argv):
+        name, _, inline = value.partition("=")
+        if name in full:
+            seconds = inline or (argv[position + 1] if position + 1 < len(argv) else "")
+            if seconds.isdigit() and int(seconds) < full[name]:
+                return True
+    return False
+
+
+def result_of(report: dict[str, Any]) -> dict[str, Any]:
+    """Build the stored result of one run from its report.json."""
+    started = datetime.strptime(report["started"], "%Y%m%d-%H%M%S").astimezone(UTC)
+    goals = report.get("goals", {})
+    ours = [row for row in report["peaks"] if row["target"] == "ours"]
+    bare = [row for row in report["peaks"] if row["target"] == "bare"]
+    peak = {
+        name: max((row["requests_per_second"] for row in rows), default=None)
+        for name, rows in (("ours", ours), ("bare", bare))
+    }
+
+    rate = next((row for row in report["fixed_rate"] if row["target"] == "ours"), None)
+    rate_detail = ""
+    if rate:
+        rate_detail = (
+            f"offered {rate['schedule']['offered_rate']:,.0f} req/s, sent "
+            f"{rate['recorded'].get('sent_per_second', 0):,.0f}; p99 from send "
+            f"{rate['recorded'].get('p99', 0):.1f} ms"
+        )
+
+    tables = [
+        peaks_table(report["peaks"]),
+        pgbench_table(report["pgbench"]),
+        rate_table(report["fixed_rate"]),
+    ]
+    stages = breakdown_table(report.get("breakdown", {}))
+    if stages:
+        tables.append(stages)
+
+    data, place = report["data"], report.get("placement", {})
+    notes = [
+        f"Data: {data['cities']:,} cities, {data['products']:,} products "
+        f"({data['city_active_products']:,} active in Cascavel), {data['product_images']:,} "
+        f"photo rows, {data['users']:,} users.",
+        f"Baseline SQL = ours: {'yes' if report['sql']['matches'] else 'NO'} "
+        f"({report['sql']['statements_per_request']} statements per request); answer check: "
+        f"{report['answer_check']}.",
+        f"Servers on CPU {place.get('server_cpus') or 'any'}, wrk and pgbench on CPU "
+        f"{place.get('load_cpus') or 'any'}, PostgreSQL on any, nice {place.get('nice', 0)}.",
+        f"Every figure and command of the run: `{report['run_dir']}/report.json` on the "
+        "machine that ran it.",
+    ]
+
+    profile = report.get("profile", {})
+    if profile.get("samples"):
+        passes = ", ".join(
+            f"{name} {share:.0%}" for name, share in profile["inclusive_share"].items()
+        )
+        notes.append(f"py-spy profile of ours at peak ({profile['samples']:,} samples): {passes}.")
+    return {
+        "benchmark": "products_listing",
+        "status": "ok",
+        "quick": is_quick(report.get("argv", [])),
+        "command": module_command("bench.products_listing", report.get("argv", [])),
+        "started": started.isoformat(timespec="seconds"),
+        "load_average": {"before": list(report["machine"].get("load_average", []))},
+        "figures": {
+            "peaks": report["peaks"],
+            "fixed_rate": report["fixed_rate"],
+            "breakdown": report.get("breakdown", {}),
+            "goals": goals,
+        },
+        "baseline": {"pgbench": report["pgbench"]},
+        "tables": tables,
+        "goals": [
+            goal(
+                "ours ÷ bare, peak requests/s",
+                issue="#4",
+                measured=goals.get("ratio"),
+                target=GOAL_RATIO,
+                op=">=",
+                detail=f"ours {peak['ours'] or 0:,.0f}, bare {peak['bare'] or 0:,.0f} req/s; "
+                f"from server CPU per request {goals.get('cpu_ratio', float('nan')):.2f}",
+            ),
+            goal(
+                "p99 at 80 % of peak, from the schedule",
+                issue="#4",
+                measured=goals.get("p99_ms"),
+                target=GOAL_P99_MS,
+                op="<=",
+                unit="ms",
+                detail=rate_detail,
+            ),
+        ],
+        "notes": notes,
+    }
+
+
+def store_result(report: dict[str, Any], *, report_path: Path | None = None) -> Path:
+    """Store a finished run's result for docs/benchmarks.md."""
+    result = result_of(report)
+    if report_path is not None:
+        finished = datetime.fromtimestamp(report_path.stat().st_mtime, UTC)
+        result["finished"] = finished.isoformat(timespec="seconds")
+        started = datetime.fromisoformat(result["started"])
+        result["seconds"] = round((finished - started).total_seconds(), 1)
+    result["load_average"]["after"] = load_average()
+    result["machine"] = machine_facts(("wrk", "pgbench"))
+    return store(result)
+
+
+def collect_result(*, since: float, **_: Any) -> Path | None:
+    """Store the result of the run whose report.json was written after `since` (Unix time).
+
+    `python -m bench` calls this after the benchmark exits; it returns None without a run.
+    """
+    reports = [
+        path
+        for path in (ROOT / "var" / "bench" / "products").glob("*/report.json")
+        if path.stat().st_mtime >= since
+    ]
+    if not reports:
+        return None
+    newest = max(reports, key=lambda path: path.stat().st_mtime)
+    return store_result(json.loads(newest.read_text()), report_path=newest)

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import socketio
 import structlog
+from bench.results import Recorder, column, goal, module_command, shortened, table
 from bench.service_order_dispatch_stack import (
     DEV_PROJECT,
     Stack,
@@ -50,6 +51,11 @@ from taskgo.notifications.push import PushMessage, PushOutcome
 CASCAVEL_FIX = {"lat": -24.9555, "lng": -53.4552}
 GOAL_FANOUT_SECONDS = 1.0
 GOAL_POST_P99_MS = 50.0
+MODULE = "bench.service_order_dispatch"
+# The stored result of `--sender-only`, shown in the same section of docs/benchmarks.md.
+SENDER_ONLY = "service_order_dispatch.sender_only"
+# Below any of these the run is stored as a quick one, not as the benchmark's result.
+FULL = {"partners": 1000, "extra": 9000, "rounds": 5, "posts": 200}
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -229,6 +235,7 @@ async def measure_sender(stack: Stack, *, count: int, rounds: int = 3) -> list[d
 
 
 async def run_sender_only(arguments: argparse.Namespace) -> None:
+    recorder = Recorder(SENDER_ONLY, module_command(MODULE), title="FCM sender alone")
     stack = Stack(server_url=arguments.database, port=0, redis_url=arguments.redis)
     try:
         stack.start_fcm()
@@ -243,9 +250,16 @@ async def run_sender_only(arguments: argparse.Namespace) -> None:
     print("| run | delivered | elapsed s | sender CPU s |\n| --- | --- | --- | --- |")
     for index, row in enumerate(rows, start=1):
         print(f"| {index} | {row['delivered']:.0f} | {row['elapsed_s']:.2f} | {row['cpu_s']:.2f} |")
+    recorder.finish(
+        figures={"runs": rows},
+        tables=[sender_table(rows, arguments.partners)],
+        goals=[],
+        quick=arguments.partners < FULL["partners"],
+    )
 
 
 async def run(arguments: argparse.Namespace) -> None:
+    recorder = Recorder(MODULE.removeprefix("bench."), module_command(MODULE))
     load_before = os.getloadavg()[0]
     port = arguments.port or free_port()
     stack = Stack(server_url=arguments.database, port=port, redis_url=arguments.redis)
@@ -285,6 +299,10 @@ async def run(arguments: argparse.Namespace) -> None:
         )
         await listeners.close()
         report(arguments, post_rows, rounds, connect_s, load_before=load_before)
+        recorder.finish(
+            **result(post_rows, rounds, partners=arguments.partners, connect_s=connect_s),
+            quick=bool(shortened(vars(arguments), FULL)),
+        )
     finally:
         stack.close()
 
@@ -332,6 +350,97 @@ def report(
         f"POST p99 goal {GOAL_POST_P99_MS:.0f} ms.\n"
     )
     print(out.getvalue())
+
+
+def sender_table(rows: list[dict[str, float]], pushes: int) -> dict[str, Any]:
+    return table(
+        f"The FCM sender alone, {pushes:,} pushes from this process to the stand-in:",
+        [
+            column("run", "d"),
+            column("delivered", ",.0f"),
+            column("elapsed s", ".2f"),
+            column("sender CPU s", ".2f"),
+        ],
+        [
+            [index, row["delivered"], row["elapsed_s"], row["cpu_s"]]
+            for index, row in enumerate(rows, start=1)
+        ],
+    )
+
+
+def result(
+    post_rows: list[dict[str, float]],
+    rounds: list[dict[str, Any]],
+    *,
+    partners: int,
+    connect_s: float,
+) -> dict[str, Any]:
+    """Build the stored result: figures, tables, and the fan-out and POST latency goals."""
+    posts = table(
+        "POST /api/service-orders alone (no worker):",
+        [column("matching partners", ",.0f")]
+        + [column(f"{name} ms", ".1f") for name in ("p50", "p99", "max")],
+        [[row["matched"], row["p50"], row["p99"], row["max"]] for row in post_rows],
+    )
+    keys = ("post_ms", "events", "event_p50_s", "event_last_s", "pushes", "push_first_s",
+            "push_last_s", "http_versions")  # fmt: skip
+    fanout = table(
+        f"Fan-out to {partners:,} partners, one order at a time after a warm-up order "
+        f"({connect_s:.1f} s to connect the sockets); times from the start of the POST:",
+        [
+            column("order", "d"),
+            column("POST ms", ".1f"),
+            column("events", ",.0f"),
+            column("median event s", ".3f"),
+            column("last event s", ".3f"),
+            column("pushes", ",.0f"),
+            column("first push s", ".3f"),
+            column("last push s", ".3f"),
+            column("HTTP"),
+        ],
+        [[index, *(row[key] for key in keys)] for index, row in enumerate(rounds, start=1)],
+    )
+    goals = [
+        fanout_goal("last `order_created`", [row["event_last_s"] for row in rounds], partners),
+        fanout_goal("last push accepted", [row["push_last_s"] for row in rounds], partners),
+        goal(
+            "POST p99, at any partner count",
+            issue="#5",
+            measured=max(row["p99"] for row in post_rows),
+            target=GOAL_POST_P99_MS,
+            op="<=",
+            unit="ms",
+            detail="p99 at "
+            + ", ".join(f"{row['matched']:,.0f}: {row['p99']:.1f} ms" for row in post_rows),
+        ),
+    ]
+    missing = [
+        f"order {index} reached {row['events']:,} sockets and {row['pushes']:,} devices "
+        f"of {partners:,}"
+        for index, row in enumerate(rounds, start=1)
+        if row["events"] < partners or row["pushes"] < partners
+    ]
+    return {
+        "figures": {"posts": post_rows, "fanout": rounds, "connect_s": connect_s},
+        "tables": [posts, fanout],
+        "goals": goals,
+        "notes": missing or [f"Every order reached all {partners:,} sockets and devices."],
+    }
+
+
+def fanout_goal(name: str, seconds: list[float], partners: int) -> dict[str, Any]:
+    """Judge a fan-out goal on the slowest order, and show the median and orders within it."""
+    within = sum(value <= GOAL_FANOUT_SECONDS for value in seconds)
+    return goal(
+        f"{name}, {partners:,} partners, slowest order",
+        issue="#5",
+        measured=max(seconds),
+        target=GOAL_FANOUT_SECONDS,
+        op="<=",
+        unit="s",
+        detail=f"median {statistics.median(seconds):.2f} s; {within} of {len(seconds)} "
+        f"orders within {GOAL_FANOUT_SECONDS:.0f} s",
+    )
 
 
 def main() -> None:
