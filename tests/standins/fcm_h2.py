@@ -68,10 +68,18 @@ def encode_answer(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
 class _Http2(asyncio.Protocol):
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
+        # Requests are checked as received. The response headers are built here, so
+        # checking them again would only cost time.
         self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+            h2.config.H2Configuration(
+                client_side=False,
+                header_encoding="utf-8",
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+            )
         )
         self._transport: asyncio.Transport | None = None
+        self._flush_scheduled = False
         self._requests: dict[int, tuple[dict[str, str], list[bytes]]] = {}
         self._window_waiters: list[asyncio.Future[None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -161,7 +169,10 @@ class _Http2(asyncio.Protocol):
         except h2.exceptions.H2Error:
             # The client reset the stream or the connection closed meanwhile.
             return
-        self._flush()
+        if not self._flush_scheduled:
+            # One write per loop iteration for all the responses finished in it.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _wake(self) -> None:
         waiters, self._window_waiters = self._window_waiters, []
@@ -170,6 +181,7 @@ class _Http2(asyncio.Protocol):
                 waiter.set_result(None)
 
     def _flush(self) -> None:
+        self._flush_scheduled = False
         data = self._h2.data_to_send()
         if data and self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
