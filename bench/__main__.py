@@ -194,7 +194,13 @@ def record(
         )
         stored = load(path)
     if stored and stored.get("run_id") == run_id:
-        return outcome if stored.get("status") == "ok" else stored.get("status", outcome)
+        if outcome != "ok":
+            # It measured and stored its result, then failed, e.g. while stopping its servers.
+            stored.setdefault("notes", []).append(
+                f"The benchmark exited with status {code} ({outcome}) after storing this result."
+            )
+            store(stored)
+        return outcome
     if outcome == "ok":
         outcome = "no result"
     failure: dict[str, Any] = {
