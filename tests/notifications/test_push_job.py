@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.jobs.inline import run_queued_jobs
@@ -237,3 +237,57 @@ async def test_crash_after_send_resends(
 
     assert len(fcm.deliveries) == 2
     assert [a.outcome for a in await attempts(db)] == ["delivered"]
+
+
+async def test_batch_recorded_in_one_statement(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin
+) -> None:
+    """Attempts of every outcome in one job: one INSERT for all, one UPDATE for the tokens."""
+    users = [await make_user() for _ in range(4)]
+    delivered, gone, malformed, flaky = (
+        await device(db, users[0]),
+        await device(db, users[1]),
+        await device(db, users[2], token="not-an-fcm-registration-token"),  # noqa: S106
+        await device(db, users[3]),
+    )
+    fcm.register(delivered.token, flaky.token)
+    fcm.unregister(gone.token)
+    fcm.script(flaky.token, Failure.unavailable())
+    await notify(
+        db,
+        user_ids=[user.id for user in users],
+        kind="order_accepted",
+        title_key="push.order_accepted.title",
+        body_key="push.order_accepted.body",
+        params={"partner": "Paulo", "category": "Pintura"},
+    )
+    statements: list[str] = []
+    connection = (await db.connection()).sync_connection
+    assert connection is not None
+
+    def capture(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(connection, "before_cursor_execute", capture)
+    try:
+        await run_queued_jobs(db)
+    finally:
+        event.remove(connection, "before_cursor_execute", capture)
+
+    assert sum("INSERT INTO push_attempts" in sql for sql in statements) == 1
+    assert sum("UPDATE device_tokens" in sql for sql in statements) == 1
+    outcomes = {
+        (a.device_token_id, a.attempt_number): (a.outcome, a.status_code)
+        for a in await attempts(db)
+    }
+    assert outcomes == {
+        (delivered.id, 1): ("delivered", 200),
+        (gone.id, 1): ("token_unregistered", 404),
+        (malformed.id, 1): ("token_invalid", 400),
+        (flaky.id, 1): ("retrying", 503),
+        (flaky.id, 2): ("delivered", 200),
+    }
+    for row in (gone, malformed):
+        await db.refresh(row)
+    assert gone.deactivation_reason == "token_unregistered"
+    assert malformed.deactivation_reason == "token_invalid"

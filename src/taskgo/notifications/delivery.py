@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.db.session import session_scope
@@ -29,6 +29,33 @@ log = structlog.get_logger(__name__)
 
 FINAL_OUTCOMES = tuple(outcome.value for outcome in PushOutcome if outcome.is_final)
 RETRYING = "retrying"
+
+# Every attempt of a batch in one statement: one array per column, one row per index.
+_ATTEMPT_COLUMNS = (
+    "notification_id",
+    "device_token_id",
+    "provider",
+    "attempt_number",
+    "outcome",
+    "status_code",
+    "error_code",
+    "error_message",
+    "retry_after_seconds",
+    "provider_message_id",
+    "duration_ms",
+    "started_at",
+)
+_INSERT_ATTEMPTS = text(
+    "INSERT INTO push_attempts (notification_id, device_token_id, provider, attempt_number, "
+    "outcome, status_code, error_code, error_message, retry_after_seconds, "
+    "provider_message_id, duration_ms, started_at) "
+    "SELECT * FROM unnest(CAST(:notification_id AS uuid[]), CAST(:device_token_id AS uuid[]), "
+    "CAST(:provider AS text[]), CAST(:attempt_number AS smallint[]), "
+    "CAST(:outcome AS text[]), CAST(:status_code AS integer[]), CAST(:error_code AS text[]), "
+    "CAST(:error_message AS text[]), CAST(:retry_after_seconds AS float8[]), "
+    "CAST(:provider_message_id AS text[]), CAST(:duration_ms AS float8[]), "
+    "CAST(:started_at AS timestamptz[]))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +137,11 @@ def _attempt_rows(pending: PendingPush, result: PushResult, provider: str) -> li
                 "provider": provider,
                 "attempt_number": pending.message.attempts_made + 1,
                 "outcome": result.outcome.value,
+                "status_code": None,
                 "error_code": "PAYLOAD_INVALID",
+                "error_message": None,
+                "retry_after_seconds": None,
+                "provider_message_id": None,
                 "duration_ms": 0.0,
                 "started_at": datetime.now(UTC),
             }
@@ -157,7 +188,8 @@ async def record_results(
             )
 
     if rows:
-        await session.execute(insert(PushAttempt), rows)
+        columns = {name: [row[name] for row in rows] for name in _ATTEMPT_COLUMNS}
+        await session.execute(_INSERT_ATTEMPTS, columns)
     await deactivate_devices(session, reasons=retired)
     if deferred:
         # One follow-up job at the latest requested time honours every Retry-After.

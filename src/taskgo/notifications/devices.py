@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,12 +85,22 @@ async def deactivate_devices(
     session: AsyncSession, *, reasons: Sequence[tuple[uuid.UUID, str]]
 ) -> None:
     """Retire tokens FCM reported as unregistered or invalid, keeping the first reason."""
-    now = datetime.now(UTC)
+    if not reasons:
+        return
+    first: dict[uuid.UUID, str] = {}
     for device_id, reason in reasons:
-        await session.execute(
-            update(DeviceToken)
-            .where(DeviceToken.id == device_id, DeviceToken.deactivated_at.is_(None))
-            .values(deactivated_at=now, deactivation_reason=reason, updated_at=now)
-        )
-    if reasons:
-        log.info("device.deactivated", devices=len(reasons))
+        first.setdefault(device_id, reason)
+    await session.execute(
+        _DEACTIVATE,
+        {"ids": list(first), "reasons": list(first.values()), "now": datetime.now(UTC)},
+    )
+    log.info("device.deactivated", devices=len(first))
+
+
+# One statement for a whole batch. A token deactivated earlier keeps its first reason.
+_DEACTIVATE = text(
+    "UPDATE device_tokens AS device SET deactivated_at = :now, "
+    "deactivation_reason = retired.reason, updated_at = :now "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS retired(id, reason) "
+    "WHERE device.id = retired.id AND device.deactivated_at IS NULL"
+)
