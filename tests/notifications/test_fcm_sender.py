@@ -6,6 +6,9 @@ import asyncio
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import uvloop
 
 from taskgo.notifications.client import FcmConfig, FcmSender
 from taskgo.notifications.push import PushMessage, PushOutcome
@@ -317,3 +320,29 @@ async def test_unreachable_server_is_a_network_error(fcm_config: FcmConfig) -> N
 
     assert result.outcome is PushOutcome.FAILED
     assert [a.error_code for a in result.attempts] == ["NETWORK_ERROR", "NETWORK_ERROR"]
+
+
+def test_sends_on_uvloop(tmp_path: Path) -> None:
+    """The worker may run on uvloop, whose transports are not asyncio.Transport objects."""
+
+    async def scenario() -> list[PushOutcome]:
+        standin = FcmStandin(project_id="taskgo-test", server="lean")
+        await standin.start(tmp_path / "fcm")
+        tokens = [make_device_token() for _ in range(3)]
+        standin.register(*tokens)
+        sender = FcmSender(
+            FcmConfig(
+                project_id=standin.project_id,
+                service_account_info=standin.service_account_info(),
+                base_url=standin.base_url,
+                ca_file=standin.ca_file,
+            )
+        )
+        try:
+            results = await sender.send([push(token, key=token) for token in tokens])
+        finally:
+            await sender.aclose()
+            await standin.stop()
+        return [result.outcome for result in results]
+
+    assert uvloop.run(scenario()) == [PushOutcome.DELIVERED] * 3

@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -86,8 +87,8 @@ class _Http2(asyncio.Protocol):
         self._client_port = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so this is a cast, not a check.
+        self._transport = cast(asyncio.Transport, transport)
         self._client_port = _peer_port(transport)
         self._h2.local_settings.update(
             {
@@ -200,8 +201,8 @@ class _Http11(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so this is a cast, not a check.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._h11.receive_data(data)

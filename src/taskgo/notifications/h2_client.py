@@ -14,6 +14,7 @@ import asyncio
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -84,8 +85,8 @@ class _Connection(asyncio.Protocol):
     # Protocol callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so this is a cast, not a check.
+        self._transport = cast(asyncio.Transport, transport)
         self._h2.local_settings.update(
             {
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
