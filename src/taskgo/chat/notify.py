@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.chat.models import Message
+from taskgo.chat.store import StoredMessage
 from taskgo.realtime import presence
 from taskgo.users.models import User
 
@@ -36,7 +36,7 @@ async def offline_recipients(recipients: list[uuid.UUID]) -> list[uuid.UUID]:
 
 
 async def push_new_message(
-    session: AsyncSession, *, message: Message, recipients: list[uuid.UUID]
+    session: AsyncSession, *, message: StoredMessage, recipients: list[uuid.UUID]
 ) -> None:
     """Queue a push for each offline recipient, in the message's transaction."""
     offline = await offline_recipients(recipients)
@@ -45,7 +45,7 @@ async def push_new_message(
 
 
 async def queue_push(
-    session: AsyncSession, *, message: Message, recipients: list[uuid.UUID]
+    session: AsyncSession, *, message: StoredMessage, recipients: list[uuid.UUID]
 ) -> None:
     """Queue the new-message push and in-app notification for ``recipients``."""
     from taskgo.notifications.service import notify

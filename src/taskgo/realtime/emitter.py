@@ -51,7 +51,9 @@ def _external_manager(url: str) -> socketio.AsyncRedisManager:
     return _external.manager
 
 
-async def emit_now(event: str, data: Any, *, room: Room, skip_sid: str | None = None) -> bool:
+async def emit_now(
+    event: str, data: Any, *, room: Room, skip_sid: str | None = None, copy: bool = True
+) -> bool:
     """Send ``event`` to every socket in ``room`` (a room name or a list of them).
 
     For code whose transaction already committed, such as a job. A socket in several of the
@@ -61,11 +63,14 @@ async def emit_now(event: str, data: Any, *, room: Room, skip_sid: str | None = 
     and never raises, because realtime delivery is best effort: clients recover missed
     events from the HTTP history.
 
+    ``copy=False`` skips the encode-and-decode copy of ``data``, for a caller that built it
+    just now from immutable values and never touches it again (the chat's message writer).
+
     NOTE: python-socketio's Redis manager retries a failed publish once, then logs and
     drops it, so True means "handed to the manager", not "published".
     """
     target = _rooms(room)
-    payload = _snapshot(data)
+    payload = _snapshot(data) if copy else data
 
     try:
         if is_attached():
