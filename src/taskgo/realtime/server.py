@@ -5,8 +5,10 @@ from typing import Any
 
 import socketio
 import structlog
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
-from taskgo.realtime.codec import OrjsonCodec
+from taskgo.realtime.codec import FastPacket, OrjsonCodec
 from taskgo.realtime.settings import redis_url
 
 log = structlog.get_logger(__name__)
@@ -32,6 +34,7 @@ MAX_PACKET_BYTES = 256 * 1024
 sio = socketio.AsyncServer(
     async_mode="asgi",
     json=OrjsonCodec,
+    serializer=FastPacket,
     async_handlers=False,
     max_http_buffer_size=MAX_PACKET_BYTES,
     ping_interval=25,
@@ -39,6 +42,74 @@ sio = socketio.AsyncServer(
     logger=False,
     engineio_logger=False,
 )
+
+
+class InlineEmitManager(socketio.AsyncManager):
+    """In-process room delivery that queues each packet without a task per recipient.
+
+    python-socketio's manager starts a task per recipient and waits for all of them,
+    although a send only appends to the socket's unbounded outgoing queue. Here the encoded
+    packet is appended for each recipient in turn, and a socket that closed meanwhile is
+    skipped. Emits that expect an ack from each client keep python-socketio's path.
+
+    NOTE: this follows python-socketio 5.18's ``AsyncManager.emit`` and calls the server's
+    private ``_send_eio_packet``, so check it when upgrading python-socketio.
+    """
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if callback is not None:
+            await super().emit(
+                event,
+                data,
+                namespace,
+                room=room,
+                skip_sid=skip_sid,
+                callback=callback,
+                to=to,
+                **kwargs,
+            )
+            return
+        room = to or room
+        if namespace not in self.rooms:
+            return
+        if isinstance(data, tuple):
+            arguments = list(data)
+        elif data is not None:
+            arguments = [data]
+        else:
+            arguments = []
+        skipped = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        encoded = self.server.packet_class(
+            sio_packet.EVENT, namespace=namespace, data=[event, *arguments]
+        ).encode()
+        # A payload with bytes encodes to several packets (the event, then attachments).
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skipped:
+                continue
+            for part in packets:
+                try:
+                    await self.server._send_eio_packet(eio_sid, part)
+                except Exception as exc:
+                    # One closed socket must not stop the delivery to the others.
+                    log.debug("realtime.send_skipped", sid=sid, error=repr(exc))
+                    break
+
+
+class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
+    """The Redis manager, delivering to this process's sockets like InlineEmitManager."""
 
 
 class _ServerState:
@@ -61,12 +132,12 @@ def _install_manager(url: str | None) -> None:
         return
 
     if url:
-        manager: socketio.AsyncManager = socketio.AsyncRedisManager(
+        manager: socketio.AsyncManager = InlineEmitRedisManager(
             url, channel=REDIS_CHANNEL, json=OrjsonCodec
         )
         log.info("realtime.manager_configured", manager="redis")
     else:
-        manager = socketio.AsyncManager()
+        manager = InlineEmitManager()
         log.info("realtime.manager_configured", manager="in_process")
 
     manager.set_server(sio)
