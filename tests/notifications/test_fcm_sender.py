@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import uvloop
 
 from taskgo.notifications.client import FcmConfig, FcmSender
@@ -322,6 +323,19 @@ async def test_unreachable_server_is_a_network_error(fcm_config: FcmConfig) -> N
     assert [a.error_code for a in result.attempts] == ["NETWORK_ERROR", "NETWORK_ERROR"]
 
 
+def lean_config(standin: FcmStandin) -> FcmConfig:
+    """Sender settings for a stand-in that a test starts itself, with fast retries."""
+    return FcmConfig(
+        project_id=standin.project_id,
+        service_account_info=standin.service_account_info(),
+        base_url=standin.base_url,
+        ca_file=standin.ca_file,
+        retry_base_seconds=0.01,
+        retry_max_seconds=0.05,
+        timeout_seconds=5,
+    )
+
+
 def test_sends_on_uvloop(tmp_path: Path) -> None:
     """The worker may run on uvloop, whose transports are not asyncio.Transport objects."""
 
@@ -330,14 +344,7 @@ def test_sends_on_uvloop(tmp_path: Path) -> None:
         await standin.start(tmp_path / "fcm")
         tokens = [make_device_token() for _ in range(3)]
         standin.register(*tokens)
-        sender = FcmSender(
-            FcmConfig(
-                project_id=standin.project_id,
-                service_account_info=standin.service_account_info(),
-                base_url=standin.base_url,
-                ca_file=standin.ca_file,
-            )
-        )
+        sender = FcmSender(lean_config(standin))
         try:
             results = await sender.send([push(token, key=token) for token in tokens])
         finally:
@@ -346,3 +353,49 @@ def test_sends_on_uvloop(tmp_path: Path) -> None:
         return [result.outcome for result in results]
 
     assert uvloop.run(scenario()) == [PushOutcome.DELIVERED] * 3
+
+
+@pytest.mark.parametrize("goaway", [False, True])
+async def test_reconnects_after_drop(tmp_path: Path, goaway: bool) -> None:
+    standin = FcmStandin(project_id="taskgo-test", server="lean")
+    await standin.start(tmp_path / "fcm")
+    tokens = [make_device_token() for _ in range(6)]
+    standin.register(*tokens)
+    sender = FcmSender(replace(lean_config(standin), connections=1))
+    try:
+        [first] = await sender.send([push(tokens[0])])
+        standin.drop_connections(goaway=goaway)
+        await asyncio.sleep(0.1)
+        later = await sender.send([push(token, key=token) for token in tokens[1:]])
+    finally:
+        await sender.aclose()
+        await standin.stop()
+
+    assert first.outcome is PushOutcome.DELIVERED
+    assert [result.outcome for result in later] == [PushOutcome.DELIVERED] * 5
+    assert sender.http.connects == 2
+
+
+async def test_drop_mid_flight_is_retried(tmp_path: Path) -> None:
+    """Requests in flight when the connection dies fail as network errors and are sent
+    again on a new connection."""
+    standin = FcmStandin(project_id="taskgo-test", server="lean")
+    await standin.start(tmp_path / "fcm")
+    tokens = [make_device_token() for _ in range(5)]
+    standin.register(*tokens)
+    sender = FcmSender(replace(lean_config(standin), connections=1))
+    try:
+        await sender.send([push(tokens[0])])
+        standin.response_delay_seconds = 0.3
+        sending = asyncio.create_task(sender.send([push(token, key=token) for token in tokens]))
+        await asyncio.sleep(0.1)
+        standin.response_delay_seconds = 0
+        standin.drop_connections()
+        results = await asyncio.wait_for(sending, timeout=10)
+    finally:
+        await sender.aclose()
+        await standin.stop()
+
+    assert [result.outcome for result in results] == [PushOutcome.DELIVERED] * 5
+    for result in results:
+        assert [a.error_code for a in result.attempts] == ["NETWORK_ERROR", None]

@@ -37,7 +37,7 @@ from hypercorn.config import Config
 from tests.standins.fcm_asgi import Receive, Send, read_body, respond, run_lifespan
 from tests.standins.fcm_certs import write_self_signed_certificate
 from tests.standins.fcm_failures import Failure, error_body
-from tests.standins.fcm_h2 import Answer, StandinRequest, serve_lean
+from tests.standins.fcm_h2 import Answer, LeanServer, StandinRequest
 from tests.standins.fcm_oauth import OAuthIssuer
 from tests.standins.fcm_validation import BodyError, validate_send_body
 
@@ -99,7 +99,7 @@ class FcmStandin:
         self._directory: Path | None = None
         self._shutdown = asyncio.Event()
         self._server_task: asyncio.Task[None] | None = None
-        self._lean_server: asyncio.Server | None = None
+        self._lean_server: LeanServer | None = None
         self._in_flight = 0
         # Kept as requests arrive, so a benchmark polling the stats costs almost nothing.
         self._http_versions: set[str] = set()
@@ -118,6 +118,12 @@ class FcmStandin:
 
     def revoke_access_tokens(self) -> None:
         self.oauth.revoke_all()
+
+    def drop_connections(self, *, goaway: bool = False) -> None:
+        """Close the clients' connections (lean server only), after a GOAWAY if asked."""
+        if self._lean_server is None:
+            raise RuntimeError("only the lean server can drop its connections")
+        self._lean_server.drop_connections(goaway=goaway)
 
     def delivered_tokens(self) -> list[str]:
         return [delivery.token for delivery in self.deliveries]
@@ -162,7 +168,8 @@ class FcmStandin:
         listener.listen(512)
         self._port = listener.getsockname()[1]
         if self.server == "lean":
-            self._lean_server = await serve_lean(self.answer, listener=listener, cert=cert, key=key)
+            self._lean_server = LeanServer(self.answer)
+            await self._lean_server.start(listener=listener, cert=cert, key=key)
             return
 
         config = Config()

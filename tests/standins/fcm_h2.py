@@ -175,6 +175,13 @@ class _Http2(asyncio.Protocol):
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
+    def goaway(self) -> None:
+        try:
+            self._h2.close_connection()
+        except h2.exceptions.H2Error:
+            return
+        self._flush()
+
     def _wake(self) -> None:
         waiters, self._window_waiters = self._window_waiters, []
         for waiter in waiters:
@@ -189,7 +196,7 @@ class _Http2(asyncio.Protocol):
 
 
 class _Http11(asyncio.Protocol):
-    """Requests one at a time on a connection, enough for stats polls and HTTP/1.1 tests."""
+    """HTTP/1.1, one request at a time per connection: enough for stats polls and tests."""
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
@@ -265,13 +272,17 @@ class _Http11(asyncio.Protocol):
 
 
 class _Negotiated(asyncio.Protocol):
-    """Hands the connection to HTTP/2 or HTTP/1.1 by the protocol agreed in ALPN."""
+    """Protocol that passes the connection to HTTP/2 or HTTP/1.1, as ALPN selected."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, registry: set[_Negotiated]) -> None:
         self._handler = handler
-        self._inner: asyncio.Protocol | None = None
+        self._registry = registry
+        self._inner: _Http2 | _Http11 | None = None
+        self._transport: asyncio.BaseTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._registry.add(self)
         ssl_object = transport.get_extra_info("ssl_object")
         chosen = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         self._inner = _Http2(self._handler) if chosen == "h2" else _Http11(self._handler)
@@ -282,18 +293,48 @@ class _Negotiated(asyncio.Protocol):
             self._inner.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._registry.discard(self)
         if self._inner is not None:
             self._inner.connection_lost(exc)
 
+    def drop(self, *, goaway: bool) -> None:
+        if goaway and isinstance(self._inner, _Http2):
+            self._inner.goaway()
+        if self._transport is not None:
+            self._transport.close()
 
-async def serve_lean(
-    handler: Handler, *, listener: socket.socket, cert: Path, key: Path
-) -> asyncio.Server:
-    """Serve `handler` on the bound, listening socket over TLS until the server is closed."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    context.set_alpn_protocols(["h2", "http/1.1"])
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: _Negotiated(handler), sock=listener, ssl=context, backlog=512
-    )
+
+class LeanServer:
+    """The listening server and its open connections."""
+
+    def __init__(self, handler: Handler) -> None:
+        self._handler = handler
+        self._connections: set[_Negotiated] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self, *, listener: socket.socket, cert: Path, key: Path) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert), str(key))
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Negotiated(self._handler, self._connections),
+            sock=listener,
+            ssl=context,
+            backlog=512,
+        )
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
+    def drop_connections(self, *, goaway: bool = False) -> None:
+        """Close every open connection, after a GOAWAY frame when `goaway` is set."""
+        for connection in list(self._connections):
+            connection.drop(goaway=goaway)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.drop_connections(goaway=True)
