@@ -1,7 +1,8 @@
 """Check that the bare baseline runs the statements of our endpoint and returns the same page.
 
-Our app is loaded in this process (no server) with a listener on the engine that records
-every statement of one `GET /api/products`; the list is compared, whitespace aside, with
+Our app is loaded in this process (no server) with listeners that record every statement
+of one `GET /api/products` (BEGIN and COMMIT aside); the list is compared, whitespace aside,
+with
 `bench.products_bare.FULL_STATEMENTS`. A domain change that adds, drops or reshapes a
 statement then shows up in the report instead of silently skewing the comparison.
 """
@@ -26,6 +27,9 @@ class Capture:
     differences: list[str]
 
 
+_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+
 def _normal(statement: str) -> str:
     return re.sub(r"\s+", " ", statement).strip()
 
@@ -48,10 +52,23 @@ async def _capture(
     assert Database.engine is not None
     statements: list[str] = []
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(_normal(statement))
+    def record(statement: str) -> None:
+        statement = _normal(statement)
+        if statement.rstrip(";").upper() not in _TRANSACTION_CONTROL:
+            statements.append(statement)
 
-    event.listen(Database.engine.sync_engine, "before_cursor_execute", record)
+    # Statements reach the database two ways: through SQLAlchemy (its cursor event records
+    # them) and sent to asyncpg directly (taskgo.db.session.driver_connection), which
+    # asyncpg's query logger records. asyncpg does not log SQLAlchemy's prepared statements,
+    # so no statement is recorded twice.
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(lambda logged: record(logged.query))
+
+    def on_cursor(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        record(statement)
+
+    event.listen(Database.engine.sync_engine, "connect", on_connect)
+    event.listen(Database.engine.sync_engine, "before_cursor_execute", on_cursor)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

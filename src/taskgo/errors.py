@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -278,12 +279,20 @@ async def _pool_timeout_handler(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+_DRIVER_CONNECTION_ERRORS = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
 async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # A pooled connection that the server closed (restart, failover, idle timeout) fails its
     # first statement; SQLAlchemy has then invalidated it and every older one, so a retry
     # gets a fresh connection. Nothing was written: the transaction died with the connection.
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        log.warning("request.database_connection_lost", error=str(exc.orig)[:200])
+    # asyncpg's own errors come from statements sent to it directly (driver_connection).
+    lost_by_driver = isinstance(exc, _DRIVER_CONNECTION_ERRORS)
+    if lost_by_driver or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        log.warning("request.database_connection_lost", error=str(exc)[:200])
         return JSONResponse(
             status_code=503,
             content=error_body(
@@ -310,4 +319,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(PoolTimeoutError, _pool_timeout_handler)
     app.add_exception_handler(DBAPIError, _database_error_handler)
+    for driver_error in _DRIVER_CONNECTION_ERRORS:
+        app.add_exception_handler(driver_error, _database_error_handler)
     app.add_exception_handler(Exception, _unhandled_handler)

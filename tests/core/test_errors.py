@@ -120,6 +120,10 @@ def _app_with_failing_routes(settings: Settings) -> FastAPI:
     async def pool_exhausted() -> None:
         raise PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached")
 
+    @app.get("/test/driver-connection-lost")
+    async def driver_connection_lost() -> None:
+        raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
     return app
 
 
@@ -261,3 +265,15 @@ async def test_lost_database_connections_answer_503_once_then_recover(
     }
     # The failure invalidated the whole pool: the retry runs on a new connection.
     assert (await live_client.get("/api/me", headers=headers)).status_code == 200
+
+
+async def test_lost_driver_connection_is_503(settings: Settings) -> None:
+    transport = httpx.ASGITransport(app=_app_with_failing_routes(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/test/driver-connection-lost")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["error"]["code"] == "request.database_unavailable"
+    assert response.json()["error"]["message"] == (
+        "A conexão com o banco de dados caiu. Tente novamente em instantes."
+    )

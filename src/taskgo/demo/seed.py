@@ -160,7 +160,7 @@ async def _seed_partner(
 ) -> int:
     await service_orders.set_partner_categories(session, partner=user, slugs=list(seed.categories))
     existing = await products.list_seller_products(session, seller=user, cursor=None, limit=100)
-    titles = {product.title for product in existing.rows}
+    titles = {product["title"] for product in existing.rows}
     created = 0
     for item in seed.products:
         if item.title in titles:

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from taskgo.config import get_settings
+from taskgo.db.session import driver_connection
 from taskgo.geo.dataset import CityRef
 from taskgo.geo.haversine import haversine_km
 from taskgo.geo.service import get_city, resolve_city_with_distance
@@ -35,43 +36,46 @@ def switch_policy() -> SwitchPolicy:
     )
 
 
-# The statements of a fix, in the order they run. They are written out in SQL because every
-# product listing records a fix, and the ORM's unit of work cost more CPU than the database.
-# bench/products_bare.py runs the same text.
+# The statements of a fix, in the order they run, sent to asyncpg directly: every product
+# listing records a fix, and the ORM, then SQLAlchemy's statement layer, cost more CPU than
+# the database. bench/products_bare.py runs the same text.
 #
 # The user row is updated first: that takes its lock. clock_timestamp() is evaluated after a
 # wait for that lock, so a fix that waited for another one gets a later time and stays of one
 # user never overlap.
-_TOUCH_USER = text(
+_TOUCH_USER = (
     "UPDATE users SET last_seen_at = clock_timestamp(), updated_at = clock_timestamp() "
-    "WHERE users.id = :user_id RETURNING users.last_seen_at"
+    "WHERE users.id = $1 RETURNING users.last_seen_at"
 )
-_REFRESH_SAME_CITY_STAY = text(
-    "UPDATE user_locations SET last_lat = :lat, last_lng = :lng, last_accuracy_m = :accuracy, "
-    "last_seen_at = :now, updated_at = :now, fix_count = user_locations.fix_count + 1, "
+# $1 lat, $2 lng, $3 accuracy, $4 now, $5 user id, $6 city id.
+_REFRESH_SAME_CITY_STAY = (
+    "UPDATE user_locations SET last_lat = $1, last_lng = $2, last_accuracy_m = $3, "
+    "last_seen_at = $4, updated_at = $4, fix_count = user_locations.fix_count + 1, "
     "pending_city_id = NULL, pending_count = 0 "
-    "WHERE user_locations.user_id = :user_id AND user_locations.is_current "
-    "AND user_locations.city_id = :city_id RETURNING user_locations.id"
+    "WHERE user_locations.user_id = $5 AND user_locations.is_current "
+    "AND user_locations.city_id = $6 RETURNING user_locations.id"
 )
-_CURRENT_STAY = text(
+_CURRENT_STAY = (
     "SELECT id, city_id, pending_city_id, pending_count FROM user_locations "
-    "WHERE user_id = :user_id AND is_current"
+    "WHERE user_id = $1 AND is_current"
 )
-_KEEP_STAY = text(
-    "UPDATE user_locations SET last_seen_at = :now, updated_at = :now, "
-    "pending_city_id = :pending_city_id, pending_count = :pending_count WHERE id = :stay_id"
+# $1 stay id, $2 now, $3 pending city id, $4 pending count.
+_KEEP_STAY = (
+    "UPDATE user_locations SET last_seen_at = $2, updated_at = $2, "
+    "pending_city_id = $3, pending_count = $4 WHERE id = $1"
 )
-_CLOSE_STAY = text(
-    "UPDATE user_locations SET is_current = false, exited_at = :now, updated_at = :now, "
-    "pending_city_id = NULL, pending_count = 0 WHERE id = :stay_id"
+# $1 stay id, $2 now.
+_CLOSE_STAY = (
+    "UPDATE user_locations SET is_current = false, exited_at = $2, updated_at = $2, "
+    "pending_city_id = NULL, pending_count = 0 WHERE id = $1"
 )
-_OPEN_STAY = text(
+# $1 stay id, $2 user id, $3 city id, $4 now, $5 lat, $6 lng, $7 accuracy.
+_OPEN_STAY = (
     "INSERT INTO user_locations (id, user_id, city_id, is_current, entered_at, last_lat, "
     "last_lng, last_accuracy_m, last_seen_at, fix_count, pending_count, created_at, updated_at) "
-    "VALUES (:stay_id, :user_id, :city_id, true, :now, :lat, :lng, :accuracy, :now, 1, 0, "
-    ":now, :now)"
+    "VALUES ($1, $2, $3, true, $4, $5, $6, $7, $4, 1, 0, $4, $4)"
 )
-_MOVE_USER = text("UPDATE users SET current_city_id = :city_id WHERE id = :user_id")
+_MOVE_USER = "UPDATE users SET current_city_id = $2 WHERE id = $1"
 
 
 async def record_fix(
@@ -89,61 +93,48 @@ async def record_fix(
     reads the stay and applies the switching rule.
     """
     resolved, seat_distance_km = resolve_city_with_distance(lat, lng)
+    city_id = resolved.ibge_code
 
-    # Plain statements on the session's connection: the same transaction, without the ORM
-    # session's per-statement bookkeeping.
-    connection = await session.connection()
-    now: datetime = (await connection.execute(_TOUCH_USER, {"user_id": user.id})).scalar_one()
+    driver = await driver_connection(session)
+    now: datetime = await driver.fetchval(_TOUCH_USER, user.id)
     set_committed_value(user, "last_seen_at", now)
     set_committed_value(user, "updated_at", now)
-    fix_values = {
-        "user_id": user.id,
-        "city_id": resolved.ibge_code,
-        "lat": lat,
-        "lng": lng,
-        "accuracy": accuracy,
-        "now": now,
-    }
-    refreshed = (await connection.execute(_REFRESH_SAME_CITY_STAY, fix_values)).scalar()
+    refreshed = await driver.fetchval(
+        _REFRESH_SAME_CITY_STAY, lat, lng, accuracy, now, user.id, city_id
+    )
     if refreshed is not None:
         return resolved, False
 
-    current = (await connection.execute(_CURRENT_STAY, {"user_id": user.id})).one_or_none()
-    current_city = get_city(current.city_id) if current is not None else None
+    current = await driver.fetchrow(_CURRENT_STAY, user.id)
+    current_city = get_city(current["city_id"]) if current is not None else None
     stay: Stay | None = None
     current_distance_km = float("inf")
     if current is not None and current_city is not None:
-        stay = Stay(current.city_id, current.pending_city_id, current.pending_count)
+        stay = Stay(current["city_id"], current["pending_city_id"], current["pending_count"])
         current_distance_km = haversine_km(lat, lng, current_city.lat, current_city.lng)
 
-    fix = Fix(resolved.ibge_code, seat_distance_km, current_distance_km, accuracy)
+    fix = Fix(city_id, seat_distance_km, current_distance_km, accuracy)
     decision = decide(stay, fix, switch_policy())
 
     if not decision.switched:
         assert current is not None and current_city is not None
-        await connection.execute(
-            _KEEP_STAY,
-            {
-                "stay_id": current.id,
-                "pending_city_id": decision.pending_city_id,
-                "pending_count": decision.pending_count,
-                "now": now,
-            },
+        await driver.execute(
+            _KEEP_STAY, current["id"], now, decision.pending_city_id, decision.pending_count
         )
         return current_city, False
 
     if current is not None:
         # The partial unique index allows one current row: close this one before the insert.
-        await connection.execute(_CLOSE_STAY, {"stay_id": current.id, "now": now})
-    await connection.execute(_OPEN_STAY, {**fix_values, "stay_id": uuid.uuid4()})
-    await connection.execute(_MOVE_USER, {"user_id": user.id, "city_id": resolved.ibge_code})
-    set_committed_value(user, "current_city_id", resolved.ibge_code)
+        await driver.execute(_CLOSE_STAY, current["id"], now)
+    await driver.execute(_OPEN_STAY, uuid.uuid4(), user.id, city_id, now, lat, lng, accuracy)
+    await driver.execute(_MOVE_USER, user.id, city_id)
+    set_committed_value(user, "current_city_id", city_id)
 
     log.info(
         "location.city_changed",
         user_id=str(user.id),
-        from_city_id=current.city_id if current is not None else None,
-        to_city_id=resolved.ibge_code,
+        from_city_id=current["city_id"] if current is not None else None,
+        to_city_id=city_id,
         outcome=decision.outcome.value,
     )
     if user.role == Role.PARTNER:
