@@ -147,7 +147,9 @@ class _Connection(asyncio.Protocol):
 
     @property
     def usable(self) -> bool:
-        return self._error is None and self._transport is not None
+        return (
+            self._error is None and self._transport is not None and not self._transport.is_closing()
+        )
 
     @property
     def in_flight(self) -> int:
