@@ -128,3 +128,16 @@ async def test_redis_outage_falls_back_to_local(monkeypatch: pytest.MonkeyPatch)
 
     assert waits[:3] == [0, 0, 0]
     assert waits[3] > 0
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_burst_of_checks_waits() -> None:
+    users = [uuid.uuid4() for _ in range(600)]
+
+    # More checks at once than the pool has connections: they wait for one, and none
+    # falls back to this process's buckets.
+    await asyncio.gather(*(check_message_rate(user) for user in users))
+
+    assert not any(user in ratelimit._local.buckets for user in users)
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.exists(*(f"{ratelimit.KEY_PREFIX}{user}" for user in users)) == 600
