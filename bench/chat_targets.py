@@ -20,6 +20,8 @@ from bench.chat_harness import Member, Room
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "bench" / "node"
+# The project id that `AUTH_PROVIDER=dev` servers expect in token audiences.
+DEV_PROJECT_ID = "taskgo-dev"
 
 
 def _wait_http(url: str, *, timeout: float = 60.0) -> None:
@@ -146,6 +148,12 @@ class PythonGateway:
 
         upgrade_to_head(self.database_url)
 
+        # Created before the servers start: each would otherwise create its own key when
+        # the file is missing, and tokens signed with one key fail on the other server.
+        from taskgo.auth.dev import DevIssuer
+
+        DevIssuer.load_or_create(self.key_path, project_id=DEV_PROJECT_ID)
+
         environment = self._environment()
         taskgo = str(ROOT / ".venv" / "bin" / "taskgo")
         for port in self.ports:
@@ -179,7 +187,7 @@ class PythonGateway:
         """Create a buyer, a seller and their order chat per room; return the rooms."""
         from taskgo.auth.dev import DevIssuer
 
-        issuer = DevIssuer.load_or_create(self.key_path, project_id="taskgo-dev")
+        issuer = DevIssuer.load_or_create(self.key_path, project_id=DEV_PROJECT_ID)
         rooms: list[Room] = []
         with psycopg.connect(self.database_url, autocommit=False) as connection:
             for index in range(count):
