@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.db.session import after_commit
 from taskgo.errors import AppError
 from taskgo.i18n import DEFAULT_LOCALE
 from taskgo.jobs import enqueue
@@ -31,7 +32,8 @@ from taskgo.notifications.push import (
 )
 from taskgo.notifications.texts import RenderedText, render_all
 from taskgo.pagination import apply_keyset, page_of
-from taskgo.realtime import emit_after_commit, user_room
+from taskgo.realtime import user_room
+from taskgo.realtime.bulk import emit_each_now
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
@@ -163,16 +165,27 @@ async def notify(
         )
     ).all()
 
-    for row in rows:
-        payload = notification_payload(
-            notification_id=row.id,
-            kind=kind,
-            title=row.title,
-            body=row.body,
-            data=stored_data,
-            created_at=row.created_at,
+    events = [
+        (
+            user_room(row.user_id),
+            notification_payload(
+                notification_id=row.id,
+                kind=kind,
+                title=row.title,
+                body=row.body,
+                data=stored_data,
+                created_at=row.created_at,
+            ),
         )
-        emit_after_commit(session, "notification", payload, room=user_room(row.user_id))
+        for row in rows
+    ]
+
+    async def send_events() -> None:
+        # One Redis round trip from a worker for all recipients, instead of one each.
+        await emit_each_now("notification", events)
+
+    if events:
+        after_commit(session, send_events)
 
     notification_ids = [row.id for row in rows]
     if push:
