@@ -399,3 +399,21 @@ async def test_drop_mid_flight_is_retried(tmp_path: Path) -> None:
     assert [result.outcome for result in results] == [PushOutcome.DELIVERED] * 5
     for result in results:
         assert [a.error_code for a in result.attempts] == ["NETWORK_ERROR", None]
+
+
+async def test_respects_server_stream_limit(tmp_path: Path) -> None:
+    standin = FcmStandin(project_id="taskgo-test", server="lean", max_concurrent_streams=3)
+    await standin.start(tmp_path / "fcm")
+    tokens = [make_device_token() for _ in range(12)]
+    standin.register(*tokens)
+    standin.response_delay_seconds = 0.05
+    sender = FcmSender(replace(lean_config(standin), connections=1, max_concurrency=20))
+    try:
+        results = await sender.send([push(token, key=token) for token in tokens])
+    finally:
+        await sender.aclose()
+        await standin.stop()
+
+    assert [result.outcome for result in results] == [PushOutcome.DELIVERED] * 12
+    assert all(len(result.attempts) == 1 for result in results)
+    assert standin.max_in_flight == 3

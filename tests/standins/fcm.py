@@ -82,6 +82,8 @@ class FcmStandin:
     server: Literal["hypercorn", "lean"] = "hypercorn"
     # With False, only counts and times are kept per request (for a benchmark process).
     keep_bodies: bool = True
+    # Streams per connection the lean server announces in its SETTINGS.
+    max_concurrent_streams: int = 1000
 
     send_requests: list[SendRecord] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -168,7 +170,7 @@ class FcmStandin:
         listener.listen(512)
         self._port = listener.getsockname()[1]
         if self.server == "lean":
-            self._lean_server = LeanServer(self.answer)
+            self._lean_server = LeanServer(self.answer, max_streams=self.max_concurrent_streams)
             await self._lean_server.start(listener=listener, cert=cert, key=key)
             return
 

@@ -67,8 +67,9 @@ def encode_answer(answer: Answer) -> tuple[int, list[tuple[str, str]], bytes]:
 
 
 class _Http2(asyncio.Protocol):
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, max_streams: int) -> None:
         self._handler = handler
+        self._max_streams = max_streams
         # Requests are checked as received. The response headers are built here, so
         # checking them again would only cost time.
         self._h2 = h2.connection.H2Connection(
@@ -90,11 +91,14 @@ class _Http2(asyncio.Protocol):
         # uvloop's transports do not subclass asyncio.Transport, so this is a cast, not a check.
         self._transport = cast(asyncio.Transport, transport)
         self._client_port = _peer_port(transport)
-        self._h2.local_settings.update(
-            {
-                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+        # Settings.update() only stages values until the peer acknowledges them, and
+        # initiate_connection() sends the current ones, so the initial values are set here.
+        self._h2.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self._max_streams,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _RECEIVE_WINDOW,
-            }
+            },
         )
         self._h2.initiate_connection()
         self._h2.increment_flow_control_window(_RECEIVE_WINDOW - 65_535)
@@ -274,9 +278,10 @@ class _Http11(asyncio.Protocol):
 class _Negotiated(asyncio.Protocol):
     """Protocol that passes the connection to HTTP/2 or HTTP/1.1, as ALPN selected."""
 
-    def __init__(self, handler: Handler, registry: set[_Negotiated]) -> None:
+    def __init__(self, handler: Handler, registry: set[_Negotiated], max_streams: int) -> None:
         self._handler = handler
         self._registry = registry
+        self._max_streams = max_streams
         self._inner: _Http2 | _Http11 | None = None
         self._transport: asyncio.BaseTransport | None = None
 
@@ -285,7 +290,9 @@ class _Negotiated(asyncio.Protocol):
         self._registry.add(self)
         ssl_object = transport.get_extra_info("ssl_object")
         chosen = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
-        self._inner = _Http2(self._handler) if chosen == "h2" else _Http11(self._handler)
+        self._inner = (
+            _Http2(self._handler, self._max_streams) if chosen == "h2" else _Http11(self._handler)
+        )
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -307,8 +314,9 @@ class _Negotiated(asyncio.Protocol):
 class LeanServer:
     """The listening server and its open connections."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, max_streams: int = MAX_CONCURRENT_STREAMS) -> None:
         self._handler = handler
+        self._max_streams = max_streams
         self._connections: set[_Negotiated] = set()
         self._server: asyncio.Server | None = None
 
@@ -318,7 +326,7 @@ class LeanServer:
         context.set_alpn_protocols(["h2", "http/1.1"])
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _Negotiated(self._handler, self._connections),
+            lambda: _Negotiated(self._handler, self._connections, self._max_streams),
             sock=listener,
             ssl=context,
             backlog=512,

@@ -81,17 +81,22 @@ class _Connection(asyncio.Protocol):
         self._waiting_for_stream: list[asyncio.Future[None]] = []
         self._error: H2TransportError | None = None
         self.opened = 0
+        # Resolved by the server's first SETTINGS frame, which carries its stream limit.
+        self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # Protocol callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so this is a cast, not a check.
         self._transport = cast(asyncio.Transport, transport)
-        self._h2.local_settings.update(
-            {
+        # Settings.update() only stages values until the peer acknowledges them, and
+        # initiate_connection() sends the current ones, so the initial values are set here.
+        self._h2.local_settings = h2.settings.Settings(
+            client=True,
+            initial_values={
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: _RECEIVE_WINDOW,
-            }
+            },
         )
         self._h2.initiate_connection()
         self._h2.increment_flow_control_window(_RECEIVE_WINDOW - 65_535)
@@ -132,6 +137,8 @@ class _Connection(asyncio.Protocol):
                 event.stream_id, H2TransportError(f"stream reset by the server: {event.error_code}")
             )
         elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            if isinstance(event, h2.events.RemoteSettingsChanged) and not self.settled.done():
+                self.settled.set_result(None)
             self._wake(self._waiting_for_window)
             self._wake(self._waiting_for_stream)
         elif isinstance(event, h2.events.ConnectionTerminated):
@@ -253,6 +260,8 @@ class _Connection(asyncio.Protocol):
     def _fail(self, error: H2TransportError) -> None:
         if self._error is None:
             self._error = error
+        if not self.settled.done():
+            self.settled.set_exception(error)
         for stream_id in list(self._streams):
             self._end_stream(stream_id, error)
         self._wake(self._waiting_for_window)
@@ -367,14 +376,17 @@ class H2Client:
                     ssl=self._context,
                     server_hostname=self._host,
                 )
+                ssl_object = transport.get_extra_info("ssl_object")
+                if ssl_object is None or ssl_object.selected_alpn_protocol() != "h2":
+                    transport.close()
+                    raise H2TransportError(f"{self._authority} did not select HTTP/2 in ALPN")
+                # Requests wait for the server's settings, so the first ones already
+                # respect its stream limit instead of being refused.
+                await protocol.settled
         except TimeoutError as error:
             raise H2Timeout(f"connect to {self._authority} timed out") from error
         except (OSError, ssl.SSLError) as error:
             raise H2TransportError(f"connect to {self._authority} failed: {error}") from error
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is None or ssl_object.selected_alpn_protocol() != "h2":
-            transport.close()
-            raise H2TransportError(f"{self._authority} did not select HTTP/2 in ALPN")
         self.connects += 1
         return protocol
 
