@@ -2,8 +2,9 @@
 
 Run by test_multiprocess.py as `python -m tests.realtime.job_emitter BUYER_ID SELLER_ID`
 with DATABASE_URL and REDIS_URL set. It notifies both users through the notification
-pipeline (its `notification` event is queued with emit_after_commit and sent after the
-commit) and sends one `tracking_update` with emit_now, as a job that already committed.
+pipeline (its `notification` events are sent after the commit, all in one Redis pipeline
+by emit_each_now) and sends one `tracking_update` with emit_now, as a job that already
+committed.
 """
 
 from __future__ import annotations
