@@ -242,7 +242,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rooms", type=int, default=500, help="Two-person rooms (sockets = 2x).")
     parser.add_argument(
         "--rates",
-        default="125,250,500,750,1000,1500,2000,3000,4000,6000,8000",
+        default="125,250,500,750,1000,1500,2000,2500,3000,4000,6000,8000,10000,12000",
         help="Total messages per second of each step, comma-separated.",
     )
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per rate step.")
