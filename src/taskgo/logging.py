@@ -29,6 +29,8 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     )
     structlog.configure(
         processors=[
+            # First, so that a call below the level costs a check and nothing more.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
