@@ -196,7 +196,7 @@ def _verdict(goals: dict[str, Any]) -> str:
     p99 = goals.get("p99_ms", float("nan"))
     cpu_ratio = goals.get("cpu_ratio", float("nan"))
     return (
-        f"Goals: ours/bare requests/s = {ratio:.2f} (goal ≥ {GOAL_RATIO}, "
+        f"Goals: ours/bare requests/s = {ratio:.3f} (goal ≥ {GOAL_RATIO}, "
         f"{'met' if goals.get('ratio_met') else 'MISSED'}; from server CPU per request "
         f"{cpu_ratio:.2f}); p99 at the fixed rate, from the schedule = {p99:.1f} ms "
         f"(goal ≤ {GOAL_P99_MS:.0f} ms, {'met' if goals.get('p99_met') else 'MISSED'})."

@@ -70,7 +70,10 @@ def number(value: float | None) -> str:
         return f"{value:,.0f}"
     if size >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if size >= 1:
+        return f"{value:.2f}"
+    # Ratios: 0.497 must not read as the 0.50 it misses.
+    return f"{value:.3f}"
 
 
 def markdown_table(spec: dict[str, Any]) -> list[str]:
@@ -112,7 +115,7 @@ def goals_table(goals: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {goal['name']} | {number(goal.get('measured'))}{unit} "
             f"| {goal['op'].replace('<=', '≤').replace('>=', '≥')} {number(goal['target'])}{unit} "
-            f"| {'–' if ratio is None else f'{ratio:.2f}'} | {goal_verdict(goal)} "
+            f"| {'–' if ratio is None else number(ratio)} | {goal_verdict(goal)} "
             f"| {cell(goal.get('detail') or '')} |"
         )
     return lines

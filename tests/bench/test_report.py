@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.report import render, write
+from bench.report import number, render, write
 from bench.results import column, goal, last_success, table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,8 +106,8 @@ def test_section_command_tables_goals() -> None:
     assert "| geocoder | lookups/s | p99 µs |\n| --- | ---: | ---: |" in alpha
     assert "| index | 259,628 | 9.1 |" in alpha
     assert "| SQL scan | 381 | 9069.3 |" in alpha
-    assert "| lookup p99 | 9.11 µs | ≤ 20.0 µs | 0.46 | met |" in alpha
-    assert "| speed-up | 80.0× | ≥ 100× | 0.80 | **missed** |" in alpha
+    assert "| lookup p99 | 9.11 µs | ≤ 20.0 µs | 0.455 | met |" in alpha
+    assert "| speed-up | 80.0× | ≥ 100× | 0.800 | **missed** |" in alpha
     assert "- The two geocoders agreed on 100 of 100 points." in alpha
     # Command, then the figures, then the goals.
     assert alpha.index("Command:") < alpha.index("| index |") < alpha.index("| lookup p99 |")
@@ -229,3 +229,9 @@ def test_runner_sees_parent_flock(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)  # noqa: S603
 
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_ratio_just_below_its_goal_keeps_three_digits() -> None:
+    assert number(0.4967) == "0.497"
+    assert number(0.5) == "0.500"
+    assert number(2.5) == "2.50"
