@@ -233,8 +233,12 @@ async def test_partner_moves_to_foz(scenario: Any) -> None:
     assert moved["me_current_city"] == FOZ_IBGE
     assert moved["cascavel_closed"] is True
 
+    # The arrival summary names the order, unless its dispatch ran after the move and sent
+    # order_created instead (see taskgo.demo.flows_partner.move_city).
     summary = scenario["flow6.summary"]
-    assert summary["kind"] == "city_orders"
+    assert summary["told_by"] in ("city_orders", "order_created")
+    if summary["told_by"] == "city_orders":
+        assert summary["kind"] == "city_orders"
     assert scenario["flow6.foz_order"]["order"] in summary["order_ids"]
 
     products = scenario["flow6.products"]

@@ -217,21 +217,36 @@ async def move_city(ctx: Context) -> None:
 
     foz_order = ctx.state.get("foz_order_id")
     if foz_order is not None and "rita" in ctx.sockets:
-        summary = await ctx.socket("rita").wait_for(
-            "notification",
-            lambda event: (
-                event.get("kind") == "city_orders"
-                and foz_order in event.get("data", {}).get("serviceOrderIds", [])
-            ),
+        # Rita hears of the Foz order once, one of two ways. Usually the order's dispatch job
+        # ran before she arrived (nobody in Foz matched), so the arrival summary names it.
+        # When the dispatch job runs after her fix, it finds her in Foz and sends her
+        # order_created instead, and the summary leaves the order out.
+        event, payload = await ctx.socket("rita").wait_for_any(
+            {
+                "notification": lambda event: (
+                    event.get("kind") == "city_orders"
+                    and foz_order in event.get("data", {}).get("serviceOrderIds", [])
+                ),
+                "order_created": lambda event: event.get("serviceOrderId") == foz_order,
+            }
         )
-        ctx.log.step(
-            "flow6.summary",
-            f"{rita.name} is told about the open orders of her categories in Foz",
-            kind=summary["kind"],
-            title=summary["title"],
-            body=summary["body"],
-            order_ids=[short(value) for value in summary["data"]["serviceOrderIds"]],
-        )
+        if event == "notification":
+            ctx.log.step(
+                "flow6.summary",
+                f"{rita.name} is told about the open orders of her categories in Foz",
+                told_by="city_orders",
+                kind=payload["kind"],
+                title=payload["title"],
+                body=payload["body"],
+                order_ids=[short(value) for value in payload["data"]["serviceOrderIds"]],
+            )
+        else:
+            ctx.log.step(
+                "flow6.summary",
+                f"{rita.name} gets the Foz order as it is dispatched, after her arrival",
+                told_by="order_created",
+                order_ids=[short(payload["serviceOrderId"])],
+            )
 
     await _products_stay_put(ctx, rita)
 

@@ -133,17 +133,30 @@ class EventInbox:
     ) -> Any:
         """Return the first `event` whose payload satisfies `match`, waiting up to
         `wait_seconds`."""
+        _, payload = await self.wait_for_any({event: match}, wait_seconds=wait_seconds)
+        return payload
+
+    async def wait_for_any(
+        self,
+        matches: dict[str, Callable[[Any], bool]],
+        *,
+        wait_seconds: float = EVENT_WAIT_SECONDS,
+    ) -> tuple[str, Any]:
+        """Return (event, payload) of the first received event that satisfies its `match`,
+        waiting up to `wait_seconds`."""
         try:
             async with asyncio.timeout(wait_seconds):
                 while True:
-                    for payload in self.events[event]:
-                        if match(payload):
-                            return payload
+                    for event, match in matches.items():
+                        for payload in self.events[event]:
+                            if match(payload):
+                                return event, payload
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
+            expected = " or ".join(matches)
             raise DemoError(
-                f"{self.label}: the expected {event} event did not arrive "
+                f"{self.label}: the expected {expected} event did not arrive "
                 f"within {wait_seconds:.0f} s"
             ) from None
 
