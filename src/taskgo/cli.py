@@ -67,7 +67,7 @@ def serve(host: str, port: int, workers: int) -> None:
             workers=workers,
             loop="uvloop",
             http="httptools",
-            ws="websockets",
+            ws="websockets-sansio",
             log_config=None,
             proxy_headers=True,
         )
@@ -172,7 +172,7 @@ def _run_dev(*, host: str, port: int, seed: bool) -> None:
         port=port,
         loop="uvloop",
         http="httptools",
-        ws="websockets",
+        ws="websockets-sansio",
         log_config=None,
     )
 

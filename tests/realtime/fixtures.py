@@ -70,7 +70,7 @@ async def socket_server(asgi_app: Any) -> AsyncIterator[str]:
         host="127.0.0.1",
         port=0,
         lifespan="off",
-        ws="websockets",
+        ws="websockets-sansio",
         log_config=None,
         access_log=False,
     )
