@@ -12,7 +12,7 @@ and the rendering to var/bench/benchmarks-quick.md: docs/benchmarks.md is left a
 Only one benchmark run at a time on this machine: the runner holds an exclusive lock on
 /tmp/taskgo-bench.lock (the one `flock /tmp/taskgo-bench.lock CMD` takes) while it runs, and
 waits for it when another run has it. Under `flock /tmp/taskgo-bench.lock make bench` it
-sees that a parent holds the lock and goes ahead.
+detects that a parent process has the lock and goes ahead.
 
     python -m bench                      # all of them
     python -m bench products_listing     # only the named ones
@@ -149,7 +149,12 @@ def run_child(command: list[str], *, timeout: int) -> tuple[str, int, list[str]]
     reader.start()
     try:
         code = child.wait(timeout=timeout)
-        outcome = "ok" if code == 0 else "skipped" if code == SKIPPED else "failed"
+        if code == 0:
+            outcome = "ok"
+        elif code == SKIPPED:
+            outcome = "skipped"
+        else:
+            outcome = "failed"
     except subprocess.TimeoutExpired:
         stop(child)
         code, outcome = child.wait(), "timeout"

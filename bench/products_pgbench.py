@@ -4,7 +4,7 @@ Two scripts: `listing` runs the page of products and its photos, the database wo
 page for any caller. `request` runs the whole transaction of our endpoint: the caller, both
 updates of the GPS fix (the user, then the stay), the page and the photos. Placeholders
 become pgbench variables. The ids of the page's products are written in as an array
-literal, because a pgbench variable holds one row of a result, not 21.
+literal, because a pgbench variable contains one row of a result, not 21.
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def result_body(result: dict[str, Any]) -> list[str]:
 
 
 def result_heading(result: dict[str, Any], *, fresh: bool, invocation: bool) -> list[str]:
-    """Return the heading that says when and how the figures below were measured."""
+    """Return the heading that gives when and how the figures below were measured."""
     date = when(result.get("started"))
     if result.get("title"):
         title = (
@@ -276,6 +276,7 @@ def ordered(names: Iterable[str]) -> list[str]:
 
 
 def machine_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Return the machine table: one column per group of benchmarks run on the same machine."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     machines: dict[tuple[Any, ...], dict[str, Any]] = {}
     tools: dict[str, set[str]] = {}
@@ -288,6 +289,7 @@ def machine_section(results: dict[str, dict[str, Any]]) -> list[str]:
         machines[key] = machine
         for tool, version in (machine.get("tools") or {}).items():
             tools.setdefault(tool, set()).add(version or "missing")
+
     if not groups:
         return ["No machine facts are stored.", ""]
     keys = list(groups)
@@ -298,6 +300,7 @@ def machine_section(results: dict[str, dict[str, Any]]) -> list[str]:
         header,
         "| --- | " + " | ".join("---" for _ in keys) + " |",
     ]
+
     for fact, label in MACHINE_FACTS:
         lines.append(
             f"| {label} | " + " | ".join(cell(machines[key].get(fact)) for key in keys) + " |"

@@ -80,7 +80,7 @@ def _postgres_version(url: str) -> str | None:
 
 
 def machine_facts(tools: Iterable[str] = (), database_url: str | None = None) -> dict[str, Any]:
-    """The machine as it is now. `tools` names the load generators the benchmark ran."""
+    """Describe the machine as it is now. `tools` lists the load generators the benchmark ran."""
     facts: dict[str, Any] = {
         "cpu": None,
         "cores": os.cpu_count(),
@@ -119,7 +119,7 @@ def module_command(module: str, argv: Sequence[str] | None = None) -> str:
 
 
 def column(name: str, fmt: str = "") -> dict[str, str]:
-    """A table column; `fmt` is a format spec for numbers (`,.0f`, `.1f`), '' for text."""
+    """Describe a table column. `fmt` is a format spec for numbers (`,.0f`, `.1f`), '' for text."""
     return {"name": name, "format": fmt}
 
 
@@ -137,7 +137,7 @@ def goal(
     unit: str = "",
     detail: str = "",
 ) -> dict[str, Any]:
-    """A goal and how this run did. `op` is `<=` (at most) or `>=` (at least)."""
+    """Record a goal and how this run did. `op` is `<=` (at most) or `>=` (at least)."""
     if op not in ("<=", ">="):
         raise ValueError(f"goal operator must be <= or >=, not {op!r}")
     met = None
@@ -156,7 +156,7 @@ def goal(
 
 
 def shortened(values: dict[str, Any], defaults: dict[str, Any]) -> list[str]:
-    """The options set below their full-run default: a run with any of them is a quick one."""
+    """Return the options set below their full-run default. A run with any of them is quick."""
     return [name for name, default in defaults.items() if values.get(name, default) < default]
 
 
@@ -240,7 +240,7 @@ def load_all(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def last_success(previous: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The newest successful result: `previous` itself, or the one it kept."""
+    """Return the newest successful result: `previous` itself, or the one it kept."""
     if previous is None:
         return None
     if previous.get("status") == "ok":
@@ -253,7 +253,7 @@ def discover() -> dict[str, list[str]]:
 
     Every module of bench/ with a top-level `main()` is a benchmark, except the tools in
     NOT_BENCHMARKS. It runs the way its docstring shows: as a script (`python
-    bench/geocoder.py`) when the docstring says so, else as a module (`python -m
+    bench/geocoder.py`) when its docstring gives that path, else as a module (`python -m
     bench.chat_bench`). Modules are read, not imported.
     """
     found: dict[str, list[str]] = {}

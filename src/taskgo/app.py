@@ -61,9 +61,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     owns_database = Database.engine is None
     if owns_database:
-        init_database(
-            resolve_database_url(settings), pre_ping=settings.database_pool_pre_ping
-        )
+        init_database(resolve_database_url(settings), pre_ping=settings.database_pool_pre_ping)
     configure_auth(settings)
     for module in _domain_modules("startup"):
         await module.startup(settings)

@@ -218,7 +218,7 @@ async def move_city(ctx: Context) -> None:
     foz_order = ctx.state.get("foz_order_id")
     if foz_order is not None and "rita" in ctx.sockets:
         # Rita hears of the Foz order once, one of two ways. Usually the order's dispatch job
-        # ran before she arrived (nobody in Foz matched), so the arrival summary names it.
+        # ran before she arrived (no partner in Foz matched), so the arrival summary names it.
         # When the dispatch job runs after her fix, it finds her in Foz and sends her
         # order_created instead, and the summary leaves the order out.
         event, payload = await ctx.socket("rita").wait_for_any(

@@ -86,7 +86,8 @@ async def record_fix(
     Raises 422 `location.outside_coverage` when no seat is in range. Runs inside the
     caller's transaction. The first statement updates the user row, which locks it, so
     concurrent fixes of one user apply one after the other and never open two current stays.
-    Every path locks the stay row after the user row, so two fixes cannot deadlock.
+    Every path locks the stay row after the user row, so two fixes of one user cannot
+    deadlock each other.
 
     A fix in the city of the current stay, the common case of a client browsing, costs two
     statements: the user update and a stay update that matches only that city. Anything else

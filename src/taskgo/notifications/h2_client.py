@@ -2,10 +2,10 @@
 
 FCM takes one request per message, so a fan-out to thousands of devices is thousands of
 small requests. httpx used about 1.2 ms of CPU on each in the dispatch benchmark. This
-client drives the `h2` state machine from an asyncio protocol and keeps only what the
+client drives the `h2` state machine from an asyncio protocol. It keeps only what the
 sender needs: POST with a body, the response's status, headers and body, a timeout per
-request, the server's stream limit, flow control, and a new connection after one fails
-or the server sends GOAWAY.
+request, the server's stream limit and flow control. It opens a new connection after one
+fails or the server sends GOAWAY.
 """
 
 from __future__ import annotations
