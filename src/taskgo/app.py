@@ -14,7 +14,7 @@ from taskgo.auth.service import configure_auth
 from taskgo.config import Settings, get_settings
 from taskgo.db.base import import_all_models
 from taskgo.db.migrate import resolve_database_url
-from taskgo.db.session import Database, close_database, init_database
+from taskgo.db.session import Database, close_database, init_database, pool_options
 from taskgo.errors import ERROR_RESPONSES, install_error_handlers
 from taskgo.health import router as health_router
 from taskgo.jobs.queue import configure_jobs, load_task_modules
@@ -61,7 +61,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     owns_database = Database.engine is None
     if owns_database:
-        init_database(resolve_database_url(settings), pre_ping=settings.database_pool_pre_ping)
+        init_database(resolve_database_url(settings), **pool_options(settings))
     configure_auth(settings)
     for module in _domain_modules("startup"):
         await module.startup(settings)

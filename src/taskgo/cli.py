@@ -81,7 +81,7 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker(concurrency: int, queues: tuple[str, ...]) -> None:
     """Run a job worker; start several on the same database to scale out."""
     from taskgo.auth.service import configure_auth
-    from taskgo.db.session import close_database, init_database
+    from taskgo.db.session import close_database, init_database, pool_options
     from taskgo.jobs.queue import configure_jobs
     from taskgo.logging import configure_logging
 
@@ -93,7 +93,7 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
         from taskgo.db.base import import_all_models
 
         import_all_models()
-        init_database(url)
+        init_database(url, **pool_options(settings))
         configure_auth(settings)
         from taskgo.app import _domain_modules
 

@@ -33,6 +33,33 @@ class Settings(BaseSettings):
             "and the pool then replaces every older connection."
         ),
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description=(
+            "Database connections each process keeps open. Requests beyond it wait for a free "
+            "one. Keep processes × this below PostgreSQL's `max_connections`."
+        ),
+    )
+    database_pool_overflow: int = Field(
+        default=0,
+        ge=0,
+        le=500,
+        description=(
+            "Extra connections opened for a burst beyond the pool and closed when returned. "
+            "0 by default: opening one costs a fork and statement preparation in PostgreSQL, "
+            "and connections opened and closed in a burst stalled the requests behind them."
+        ),
+    )
+    database_pool_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds a request waits for a free connection before a 503 "
+            "`request.server_busy` with Retry-After."
+        ),
+    )
     pgdata_dir: Path = Field(
         default=Path("var/pgdata"), description="Data folder of the embedded PostgreSQL."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
 import structlog
@@ -20,6 +20,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from taskgo.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -48,16 +51,38 @@ def to_async_url(url: str) -> str:
     return url
 
 
-def init_database(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
+def init_database(
+    url: str,
+    *,
+    pool_size: int = 20,
+    max_overflow: int = 0,
+    pool_timeout: float = 10.0,
+    pre_ping: bool = False,
+) -> AsyncEngine:
     """Create the engine. `pre_ping` costs a round trip per checkout; without it a dead
     connection fails one statement, which invalidates the pool (see the 503 handler in
-    taskgo.errors)."""
+    taskgo.errors). Connections past `pool_size` (up to `max_overflow`) are closed when
+    returned to a full pool, so a burst that needs them opens new ones each time."""
     engine = create_async_engine(
-        to_async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=pre_ping
+        to_async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=pre_ping,
     )
     Database.engine = engine
     Database.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     return engine
+
+
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """The pool keywords of `init_database` from the `DATABASE_POOL_*` settings."""
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_pool_overflow,
+        "pool_timeout": settings.database_pool_timeout,
+        "pre_ping": settings.database_pool_pre_ping,
+    }
 
 
 async def close_database() -> None:
