@@ -233,7 +233,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         Path(os.environ["BARE_KEY_PATH"]), os.environ.get("BARE_PROJECT_ID", "taskgo-dev")
     )
     get_index()
-    # The same maximum as our engine (pool_size 10 plus max_overflow 10). Idle connections
+    # The same maximum as our engine's default pool (20 connections). Idle connections
     # close soon because other benchmarks and test runs share the server's connection limit.
     app.state.pool = await asyncpg.create_pool(
         url, min_size=2, max_size=20, max_inactive_connection_lifetime=10.0
