@@ -88,10 +88,11 @@ async def get_product_row(session: AsyncSession, product_id: uuid.UUID) -> Produ
 
 
 async def get_visible_product(
-    session: AsyncSession, *, product_id: uuid.UUID, viewer: User | None
+    session: AsyncSession, *, product_id: uuid.UUID, viewer: User | None, lock: bool = False
 ) -> Product:
-    """Active products are public; drafts and deleted ones exist only for their owner."""
-    product = await session.scalar(_with_images(select(Product).where(Product.id == product_id)))
+    """Return an active product to anyone and a draft only to its owner, else raise 404."""
+    query = _with_images(select(Product).where(Product.id == product_id))
+    product = await session.scalar(query.with_for_update(of=Product) if lock else query)
     if product is None or product.status == ProductStatus.DELETED:
         raise AppError("product.not_found", status=404)
     if product.status == ProductStatus.DRAFT and (viewer is None or viewer.id != product.seller_id):
@@ -100,7 +101,9 @@ async def get_visible_product(
 
 
 async def _owned_product(session: AsyncSession, *, product_id: uuid.UUID, user: User) -> Product:
-    product = await get_visible_product(session, product_id=product_id, viewer=user)
+    # Locked, so a PATCH and a DELETE at once cannot undo each other (a deleted product
+    # made active again).
+    product = await get_visible_product(session, product_id=product_id, viewer=user, lock=True)
     if product.seller_id != user.id:
         raise AppError("product.not_owner", status=403)
     return product
