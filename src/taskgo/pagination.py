@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
@@ -39,12 +39,20 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_raw, id_raw = orjson.loads(base64.urlsafe_b64decode(padded))
-        created_at = datetime.fromisoformat(created_raw)
+        decoded = orjson.loads(base64.urlsafe_b64decode(padded))
+        if not (
+            isinstance(decoded, list)
+            and len(decoded) == 2
+            and all(isinstance(part, str) for part in decoded)
+        ):
+            raise ValueError("not a pair of strings")
+        created_at = datetime.fromisoformat(decoded[0])
         if created_at.tzinfo is None:
             raise ValueError("naive timestamp")
-        return created_at, uuid.UUID(id_raw)
-    except (ValueError, TypeError, orjson.JSONDecodeError):
+        # An offset can push a timestamp near year 1 out of range once PostgreSQL converts
+        # it to UTC, so the conversion is done here, where it raises OverflowError.
+        return created_at.astimezone(UTC), uuid.UUID(decoded[1])
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise AppError("pagination.invalid_cursor", status=422, field="cursor") from None
 
 
