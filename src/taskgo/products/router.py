@@ -167,9 +167,10 @@ def _price_query(value: str | None, field: str) -> int | None:
     if value is None:
         return None
     try:
-        return parse_centavos(value)
+        # A filter may start at zero ("from R$ 0"), unlike a price.
+        return parse_centavos(value, minimum=0)
     except PydanticCustomError as exc:
-        raise AppError(exc.type, status=422, field=field) from None
+        raise AppError(exc.type, status=422, field=field, **(exc.context or {})) from None
 
 
 @router.get("/products", response_model=ProductPage)

@@ -43,12 +43,14 @@ class ProductCreateIn(ApiModel):
 
 
 class ProductUpdateIn(ApiModel):
-    title: Title | None = None
-    description: Description | None = None
-    price: Price | None = None
-    category: Category | None = None
-    stock: Stock | None = None
-    status: Literal["active", "draft"] | None = None
+    # An explicit null fails the field's type check. An omitted field reads as None, so
+    # read only the fields in model_fields_set.
+    title: Annotated[Title, Field(default=None)]
+    description: Annotated[Description, Field(default=None)]
+    price: Annotated[Price, Field(default=None)]
+    category: Annotated[Category, Field(default=None)]
+    stock: Annotated[Stock, Field(default=None)]
+    status: Annotated[Literal["active", "draft"], Field(default=None)]
 
 
 class ProductImageOut(ApiModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import asyncpg
+import orjson
 import structlog
 from sqlalchemy import (
     ARRAY,
@@ -267,6 +269,26 @@ class ListedPage:
     next_cursor: str | None
 
 
+def _cursor_tag(position: str, listing_key: bytes) -> str:
+    return hashlib.sha256(listing_key + b"\n" + position.encode()).hexdigest()[:16]
+
+
+def _cursor_position(cursor: str | None, listing_key: bytes) -> str | None:
+    """Return the keyset position inside `cursor`, or raise if the cursor is from another listing.
+
+    A cursor from another city or with other filters would resume at its position in that
+    other listing, and so skip the newer products of this one. The tag also covers the
+    position, so an edited cursor fails too. The tag has no secret key: a client that
+    recomputes it only moves its own position, and decode_cursor still checks the values.
+    """
+    if not cursor:
+        return None
+    position, _, tag = cursor.rpartition(".")
+    if not position or tag != _cursor_tag(position, listing_key):
+        raise AppError("pagination.invalid_cursor", status=422, field="cursor")
+    return position
+
+
 async def _listed_page(
     session: AsyncSession,
     scope: ListingScope,
@@ -278,15 +300,17 @@ async def _listed_page(
 ) -> ListedPage:
     """Run a listing query and fetch the photos of the page at once: two statements whatever
     the page size."""
+    listing_key = orjson.dumps([scope, str(scope_id), filters])
+    position = _cursor_position(cursor, listing_key)
     listing = _compiled_listing(
         scope,
         category=filters.category is not None,
         search=filters.q is not None,
         min_price=filters.min_price is not None,
         max_price=filters.max_price is not None,
-        with_cursor=bool(cursor),
+        with_cursor=position is not None,
     )
-    params: dict[str, Any] = {"scope_id": scope_id, **keyset_params(cursor, limit)}
+    params: dict[str, Any] = {"scope_id": scope_id, **keyset_params(position, limit)}
     if filters.category is not None:
         params["category"] = filters.category
     if filters.q is not None:
@@ -297,9 +321,12 @@ async def _listed_page(
         params["max_price"] = filters.max_price
     driver = await driver_connection(session)
     fetched = await driver.fetch(listing.sql, *listing.args(params))
-    rows, next_cursor = page_of(
+    rows, next_position = page_of(
         fetched, limit=limit, key=lambda row: (row["created_at"], row["id"])
     )
+    next_cursor = None
+    if next_position is not None:
+        next_cursor = f"{next_position}.{_cursor_tag(next_position, listing_key)}"
     images: dict[uuid.UUID, list[asyncpg.Record]] = {}
     if rows:
         for image in await driver.fetch(_IMAGES_SQL.sql, [row["id"] for row in rows]):
