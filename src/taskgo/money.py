@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Annotated, Any
 
@@ -21,6 +22,9 @@ _EXACT = Context(
     Emin=-999_999,
     traps=[Inexact, Overflow, InvalidOperation],
 )
+# A decimal number in ASCII digits, with optional sign and exponent. Decimal() alone also
+# reads "1_000" and non-ASCII digits such as "١٢" or full-width "１０" as numbers.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CENTAVOS) -> int:
@@ -39,6 +43,8 @@ def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CEN
         text = value.strip()
         if "," in text:
             raise PydanticCustomError("money.decimal_comma", "use a dot as decimal separator")
+        if _PLAIN_NUMBER.fullmatch(text) is None:
+            raise PydanticCustomError("money.invalid", "invalid amount")
     else:
         raise PydanticCustomError("money.invalid", "invalid amount")
     if len(text) > _MAX_AMOUNT_CHARS:

@@ -50,6 +50,12 @@ def test_parse_exact(value: object, expected: int) -> None:
         (1e308, "money.too_large"),
         (5e-324, "money.too_many_decimals"),
         ("9" * 200, "money.invalid"),
+        # Decimal() reads these as numbers, a client form should not.
+        ("1_000", "money.invalid"),
+        ("\u0661\u0662", "money.invalid"),
+        ("\uff11\uff10", "money.invalid"),
+        ("1 000", "money.invalid"),
+        ("0x10", "money.invalid"),
     ],
 )
 def test_parse_rejects(value: object, code: str) -> None:
