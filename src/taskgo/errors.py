@@ -154,6 +154,9 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict
         error_type = str(error.get("type", "value_error"))
         field = _field_path(error.get("loc", ()), error_type)
         code = error_type if "." in error_type else f"validation.{error_type}"
+        if code == "validation.missing" and not field:
+            # The whole body is absent, so there is no field to name in the message.
+            code = "validation.body_missing"
         context = {k: v for k, v in (error.get("ctx") or {}).items() if k not in ("error", "field")}
         context = _localized_context(context)
         message = translate(code, None, field=field, **context)

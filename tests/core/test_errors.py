@@ -35,6 +35,23 @@ async def test_validation_error_names_field(client: httpx.AsyncClient) -> None:
     assert error["message"] == "The field uid is required."
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("pt-BR", "O corpo da requisição é obrigatório: envie um objeto JSON."),
+        ("en", "The request body is required: send a JSON object."),
+    ],
+)
+async def test_missing_body_message(client: httpx.AsyncClient, language: str, message: str) -> None:
+    response = await client.post("/api/auth/dev/token", headers={"Accept-Language": language})
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.body_missing"
+    assert error["message"] == message
+    assert error["details"]["field"] == ""
+
+
 async def test_invalid_json_body(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/auth/dev/token", content=b"{not json", headers={"Content-Type": "application/json"}
