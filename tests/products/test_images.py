@@ -65,6 +65,7 @@ async def test_upload_and_serve_image(
     served = await client.get(image["url"])
     assert served.status_code == 200
     assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["cache-control"] == "public, max-age=300"
     assert served.headers["content-type"] == "image/jpeg"
     reopened = Image.open(io.BytesIO(served.content))
     assert 0x8825 not in reopened.getexif()

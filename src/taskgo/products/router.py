@@ -33,6 +33,7 @@ router = APIRouter(prefix="/api", tags=["products"])
 
 # Phone cameras produce up to ~12 MB; the uploads layer rejects more than 10 MB itself.
 MAX_IMAGE_REQUEST_BYTES = 12 * 1024 * 1024
+PUBLIC_IMAGE_MAX_AGE_SECONDS = 300
 
 
 def _city_json(city_id: int | None) -> dict[str, Any] | None:
@@ -271,6 +272,8 @@ async def get_product_image(
         media_type=content_type,
         headers={
             "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "public, max-age=86400, immutable",
+            # The bytes never change, but the photo must stop showing soon after its
+            # product is deleted or hidden, so caches keep it for five minutes only.
+            "Cache-Control": f"public, max-age={PUBLIC_IMAGE_MAX_AGE_SECONDS}",
         },
     )
