@@ -12,7 +12,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.db.session import commit
+from taskgo.db.session import commit, session_scope
 from taskgo.products import images
 from taskgo.products.models import ProductImage
 from taskgo.uploads.storage import StorageObjectNotFound
@@ -130,3 +130,25 @@ async def test_file_deleted_only_after_commit(
     assert before_commit.startswith(b"\x89PNG")
     with pytest.raises(StorageObjectNotFound):
         await images.product_storage().get(key)
+
+
+async def test_rolled_back_upload_leaves_no_file(
+    client: httpx.AsyncClient, db: AsyncSession, make_user: Any, auth_headers: Any
+) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Abajur")
+    product_id = uuid.UUID(product["id"])
+    keys: list[str] = []
+
+    with pytest.raises(RuntimeError):
+        async with session_scope() as session:
+            await images.add_image(session, product_id=product_id, user=seller, data=png_bytes())
+            key = await session.scalar(
+                select(ProductImage.storage_key).where(ProductImage.product_id == product_id)
+            )
+            assert key is not None
+            assert await images.product_storage().exists(key)
+            keys.append(key)
+            raise RuntimeError("a later step of the request failed")
+
+    assert not await images.product_storage().exists(keys[0])

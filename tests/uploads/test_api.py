@@ -13,8 +13,9 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.uploads.models import Upload
-from taskgo.uploads.service import configure_storage, get_storage
+from taskgo.db.session import session_scope
+from taskgo.uploads.models import Upload, UploadPurpose
+from taskgo.uploads.service import configure_storage, create_upload, get_storage
 from taskgo.uploads.storage import storage_from_url
 from taskgo.users.models import User
 from tests.uploads.s3_standin import BUCKET, S3StandIn, running_s3_standin
@@ -287,3 +288,21 @@ async def test_storage_down_returns_503(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "upload.storage_unavailable"
     assert await upload_count(db) == 0
+
+
+async def test_rolled_back_upload_removes_file(db: AsyncSession, partner: User) -> None:
+    keys: list[str] = []
+
+    with pytest.raises(RuntimeError):
+        async with session_scope() as session:
+            upload = await create_upload(
+                session,
+                owner=partner,
+                purpose=UploadPurpose.DOCUMENT,
+                data=encode(portrait(), "JPEG", orientation=1),
+            )
+            assert await get_storage().exists(upload.storage_key)
+            keys.append(upload.storage_key)
+            raise RuntimeError("a later step of the request failed")
+
+    assert not await get_storage().exists(keys[0])

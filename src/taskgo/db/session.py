@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 AFTER_COMMIT_KEY = "taskgo.after_commit"
+AFTER_ROLLBACK_KEY = "taskgo.after_rollback"
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -76,7 +77,7 @@ def init_database(
 
 
 def pool_options(settings: Settings) -> dict[str, Any]:
-    """The pool keywords of `init_database` from the `DATABASE_POOL_*` settings."""
+    """Return the pool keywords of `init_database` from the `DATABASE_POOL_*` settings."""
     return {
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_pool_overflow,
@@ -120,20 +121,46 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
 
 
-async def commit(session: AsyncSession) -> None:
-    """Commit, then run the after-commit callbacks; a failing callback is logged, not raised."""
-    await session.commit()
-    callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT_KEY, [])
+def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` if the session's transaction rolls back or its commit fails.
+
+    For work done outside the database that only its rows make reachable, such as a file
+    stored before the row that names it: the callback removes it again.
+    """
+    session.info.setdefault(AFTER_ROLLBACK_KEY, []).append(callback)
+
+
+async def _run_callbacks(callbacks: list[AfterCommit], event: str) -> None:
+    """Run each callback; a failing one is logged and the others still run."""
     for callback in callbacks:
         try:
             await callback()
         except Exception:
-            log.exception("db.after_commit_failed", callback=getattr(callback, "__qualname__", "?"))
+            log.exception(event, callback=getattr(callback, "__qualname__", "?"))
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks; a failing callback is logged, not raised.
+
+    When the commit itself fails, the after-rollback callbacks run and the error is raised.
+    """
+    try:
+        await session.commit()
+    except BaseException:
+        session.info.pop(AFTER_COMMIT_KEY, None)
+        await _run_callbacks(session.info.pop(AFTER_ROLLBACK_KEY, []), "db.after_rollback_failed")
+        raise
+    session.info.pop(AFTER_ROLLBACK_KEY, None)
+    await _run_callbacks(session.info.pop(AFTER_COMMIT_KEY, []), "db.after_commit_failed")
 
 
 async def rollback(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT_KEY, None)
-    await session.rollback()
+    callbacks: list[AfterCommit] = session.info.pop(AFTER_ROLLBACK_KEY, [])
+    try:
+        await session.rollback()
+    finally:
+        await _run_callbacks(callbacks, "db.after_rollback_failed")
 
 
 @asynccontextmanager

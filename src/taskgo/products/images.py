@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.db.session import after_commit
+from taskgo.db.session import after_commit, after_rollback
 from taskgo.errors import AppError
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
@@ -63,7 +63,14 @@ async def add_image(
     processed = await anyio.to_thread.run_sync(process_image, data)
     image_id = uuid.uuid4()
     key = f"products/{product_id}/{image_id}.{processed.extension}"
-    await product_storage().put(key, processed.data, content_type=processed.content_type)
+    storage = product_storage()
+    await storage.put(key, processed.data, content_type=processed.content_type)
+
+    async def remove_orphan() -> None:
+        await storage.delete(key)
+
+    # The file is reachable only through its row: if the transaction does not commit, it goes.
+    after_rollback(session, remove_orphan)
     session.add(
         ProductImage(
             id=image_id,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
+from taskgo.db.session import after_rollback
 from taskgo.errors import AppError
 from taskgo.uploads.images import ProcessedImage, process_image
 from taskgo.uploads.models import Upload, UploadPurpose
@@ -92,14 +93,14 @@ async def create_upload(
         source_format=image.source_format.value,
     )
     session.add(upload)
-    # NOTE: a failure of the request's final commit (after this function returns) leaves
-    # the stored file without a row; nothing sweeps such orphans yet.
-    try:
-        await session.flush()
-    except Exception:
-        # Without its row the file would be unreachable, so remove it again.
+
+    async def remove_orphan() -> None:
         await _delete_quietly(storage, key, upload_id=upload_id)
-        raise
+
+    # Without its row the file would be unreachable: when the transaction does not commit
+    # (this flush or anything later in the request fails), the file is removed again.
+    after_rollback(session, remove_orphan)
+    await session.flush()
 
     log.info(
         "upload.created",
