@@ -152,3 +152,24 @@ async def test_rolled_back_upload_leaves_no_file(
             raise RuntimeError("a later step of the request failed")
 
     assert not await images.product_storage().exists(keys[0])
+
+
+async def test_draft_photo_only_for_seller(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any
+) -> None:
+    seller = await make_user(role="partner")
+    product = await create_product(client, auth_headers(seller), "Abajur", status="draft")
+    uploaded = await upload(client, product["id"], auth_headers(seller), png_bytes())
+    url = uploaded.json()["images"][0]["url"]
+
+    own = await client.get(url, headers=auth_headers(seller))
+    anonymous = await client.get(url)
+    other = await client.get(url, headers=auth_headers(await make_user(role="client")))
+    bad_token = await client.get(url, headers={"Authorization": "Bearer not-a-token"})
+
+    assert own.status_code == 200
+    assert own.headers["cache-control"] == "private, no-store"
+    assert own.content.startswith(b"\x89PNG")
+    assert anonymous.status_code == 404
+    assert other.status_code == 404
+    assert bad_token.status_code == 401

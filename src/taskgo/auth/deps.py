@@ -35,6 +35,19 @@ async def current_user(request: Request, session: DbSession) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+async def optional_user(request: Request, session: DbSession) -> User | None:
+    """Return the caller when the request has an Authorization header, else None.
+
+    A header that is present must be valid: a bad or expired token is still a 401.
+    """
+    if "authorization" not in request.headers:
+        return None
+    return await current_user(request, session)
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
 def require_role(*roles: str) -> Callable[..., Awaitable[User]]:
     """Dependency that lets only users with one of `roles` through (403 otherwise)."""
 

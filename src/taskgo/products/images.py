@@ -6,7 +6,7 @@ import uuid
 
 import anyio
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.db.session import after_commit, after_rollback
@@ -110,21 +110,28 @@ async def remove_image(
     after_commit(session, delete_file)
 
 
-async def read_public_image(
-    session: AsyncSession, *, product_id: uuid.UUID, image_id: uuid.UUID
-) -> tuple[bytes, str]:
-    """Bytes and content type of a photo of an active product."""
+async def read_image(
+    session: AsyncSession, *, product_id: uuid.UUID, image_id: uuid.UUID, viewer: User | None
+) -> tuple[bytes, str, bool]:
+    """Return the bytes, content type and public flag of a product photo, or raise 404.
+
+    Photos of an active product are public. A draft's photos are served only to its
+    seller, and a deleted product's photos are not served.
+    """
+    visible = Product.status == ProductStatus.ACTIVE
+    if viewer is not None:
+        visible = or_(
+            visible,
+            and_(Product.status == ProductStatus.DRAFT, Product.seller_id == viewer.id),
+        )
     row = (
         await session.execute(
-            select(ProductImage.storage_key, ProductImage.content_type)
+            select(ProductImage.storage_key, ProductImage.content_type, Product.status)
             .join(Product, Product.id == ProductImage.product_id)
-            .where(
-                ProductImage.id == image_id,
-                Product.id == product_id,
-                Product.status == ProductStatus.ACTIVE,
-            )
+            .where(ProductImage.id == image_id, Product.id == product_id, visible)
         )
     ).first()
     if row is None:
         raise AppError("product.image_not_found", status=404)
-    return await product_storage().get(row.storage_key), row.content_type
+    data = await product_storage().get(row.storage_key)
+    return data, row.content_type, row.status == ProductStatus.ACTIVE

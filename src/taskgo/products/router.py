@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from taskgo.auth.deps import CurrentUser, PartnerUser
+from taskgo.auth.deps import CurrentUser, OptionalUser, PartnerUser
 from taskgo.db.session import DbSession
 from taskgo.errors import AppError
 from taskgo.geo.schemas import Accuracy, Latitude, Longitude
@@ -261,19 +261,21 @@ async def delete_product_image(
 
 @router.get("/products/{product_id}/images/{image_id}", include_in_schema=True)
 async def get_product_image(
-    product_id: uuid.UUID, image_id: uuid.UUID, session: DbSession
+    product_id: uuid.UUID, image_id: uuid.UUID, viewer: OptionalUser, session: DbSession
 ) -> Response:
-    """Public photo of an active product, served with `X-Content-Type-Options: nosniff`."""
-    data, content_type = await product_images.read_public_image(
-        session, product_id=product_id, image_id=image_id
+    """Serve a photo of an active product, or of a draft to its seller (with a token).
+
+    Served with `X-Content-Type-Options: nosniff`.
+    """
+    data, content_type, public = await product_images.read_image(
+        session, product_id=product_id, image_id=image_id, viewer=viewer
     )
+    # The bytes never change, but a public photo must stop showing soon after its product
+    # is deleted or hidden, so caches keep it for five minutes only. A draft's photo is
+    # for its seller alone and is not cached.
+    cache = f"public, max-age={PUBLIC_IMAGE_MAX_AGE_SECONDS}" if public else "private, no-store"
     return Response(
         content=data,
         media_type=content_type,
-        headers={
-            "X-Content-Type-Options": "nosniff",
-            # The bytes never change, but the photo must stop showing soon after its
-            # product is deleted or hidden, so caches keep it for five minutes only.
-            "Cache-Control": f"public, max-age={PUBLIC_IMAGE_MAX_AGE_SECONDS}",
-        },
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": cache},
     )
