@@ -11,10 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.notifications.models import Notification
-from taskgo.service_orders.lifecycle import expire_due_orders
+from taskgo.service_orders.lifecycle import do_cancel, expire_due_orders
 from taskgo.service_orders.models import ServiceOrder
 from taskgo.users.models import User
 from tests.conftest import MakeUser
@@ -113,6 +114,24 @@ async def test_second_accept_is_409(
     assert order is not None
     await db.refresh(order)
     assert order.partner_id == painter.id
+
+
+async def test_retried_accept_returns_order(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    auth_headers: AuthHeaders,
+    customer: User,
+    painter: User,
+    order_id: str,
+) -> None:
+    first = await act(client, auth_headers, painter, order_id, "accept")
+
+    retried = await act(client, auth_headers, painter, order_id, "accept")
+
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "accepted"
+    assert retried.json()["acceptedAt"] == first.json()["acceptedAt"]
+    assert await kinds_for(db, customer) == ["order_accepted"]
 
 
 @pytest.mark.parametrize(
@@ -227,6 +246,27 @@ async def test_cancel_accepted_tells_partner(
         )
     )
     assert list(bodies) == ["O cliente cancelou a ordem de Pintura em Cascavel."]
+
+
+async def test_cancel_racing_accept_notifies_partner(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    auth_headers: AuthHeaders,
+    customer: User,
+    painter: User,
+    order_id: str,
+) -> None:
+    order = await db.get(ServiceOrder, uuid.UUID(order_id))
+    assert order is not None
+    await act(client, auth_headers, painter, order_id, "accept")
+    # The client's request loaded the order while it was still open.
+    set_committed_value(order, "status", "open")
+    set_committed_value(order, "partner_id", None)
+
+    await do_cancel(db, order=order, reason=None)
+
+    assert order.status == "cancelled"
+    assert await kinds_for(db, painter) == ["order_created", "order_cancelled"]
 
 
 async def test_cannot_cancel_completed(

@@ -60,6 +60,11 @@ async def _transition(
         raise _status_conflict(order, accepting=accepting)
 
 
+def accepted_by(order: ServiceOrder, partner: User) -> bool:
+    """Return whether the order is already accepted by `partner`, so their accept is a retry."""
+    return order.status == OrderStatus.ACCEPTED and order.partner_id == partner.id
+
+
 async def check_accept(session: AsyncSession, *, order: ServiceOrder, partner: User) -> None:
     if partner.id == order.client_id:
         raise AppError("service_order.own_order", status=403)
@@ -77,13 +82,28 @@ async def check_accept(session: AsyncSession, *, order: ServiceOrder, partner: U
 
 async def do_accept(session: AsyncSession, *, order: ServiceOrder, partner: User) -> None:
     now = datetime.now(UTC)
-    await _transition(
-        session,
-        order,
-        allowed_from=[OrderStatus.OPEN],
-        values={"status": OrderStatus.ACCEPTED.value, "partner_id": partner.id, "accepted_at": now},
-        accepting=True,
-    )
+    try:
+        await _transition(
+            session,
+            order,
+            allowed_from=[OrderStatus.OPEN],
+            values={
+                "status": OrderStatus.ACCEPTED.value,
+                "partner_id": partner.id,
+                "accepted_at": now,
+            },
+            accepting=True,
+        )
+    except AppError:
+        if not accepted_by(order, partner):
+            raise
+        # A concurrent copy of this request won, and it has already sent the events.
+        log.info(
+            "service_order.accept_repeated",
+            service_order_id=str(order.id),
+            partner_id=str(partner.id),
+        )
+        return
     losers = await notices.dispatched_partners(session, order.id, excluding=partner.id)
     notices.emit_to_users(session, "order_taken", {"serviceOrderId": str(order.id)}, losers)
     notices.emit_status(session, order)
@@ -152,7 +172,6 @@ def check_cancel(*, order: ServiceOrder, user: User) -> None:
 
 async def do_cancel(session: AsyncSession, *, order: ServiceOrder, reason: str | None) -> None:
     """Cancel for the client; the assigned partner, if any, is notified."""
-    was_open = order.status == OrderStatus.OPEN
     await _transition(
         session,
         order,
@@ -165,9 +184,14 @@ async def do_cancel(session: AsyncSession, *, order: ServiceOrder, reason: str |
     )
     await _close_for_partners(session, order)
     notices.emit_status(session, order)
-    if order.partner_id is not None and not was_open:
+    # Read after the update: a partner may have accepted since the client loaded the order.
+    if order.partner_id is not None:
         await notices.tell(session, order, user_ids=[order.partner_id], kind="order_cancelled")
-    log.info("service_order.cancelled", service_order_id=str(order.id), was_open=was_open)
+    log.info(
+        "service_order.cancelled",
+        service_order_id=str(order.id),
+        was_open=order.partner_id is None,
+    )
 
 
 async def _close_for_partners(session: AsyncSession, order: ServiceOrder) -> None:

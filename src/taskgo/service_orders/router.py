@@ -153,11 +153,13 @@ async def get_order(order_id: uuid.UUID, user: CurrentUser, session: DbSession) 
 async def accept_order(
     order_id: uuid.UUID, partner: PartnerUser, session: DbSession
 ) -> ServiceOrderOut:
-    """Take an open order. The first partner wins. The others get 409
-    `service_order.already_taken`, and the notified partners an `order_taken` event."""
+    """Take an open order. The first partner wins, and a retry of theirs gets the order again.
+    The others get 409 `service_order.already_taken`, and the notified partners an
+    `order_taken` event."""
     order = await service.get_order_to_accept(session, order_id=order_id, partner=partner)
-    await lifecycle.check_accept(session, order=order, partner=partner)
-    await lifecycle.do_accept(session, order=order, partner=partner)
+    if not lifecycle.accepted_by(order, partner):
+        await lifecycle.check_accept(session, order=order, partner=partner)
+        await lifecycle.do_accept(session, order=order, partner=partner)
     return await _order_out(session, order, partner)
 
 
