@@ -116,11 +116,17 @@ async def announce_city_orders(
     if not orders:
         return 0
 
-    await session.execute(
+    recorded = await session.execute(
         insert(ServiceOrderDispatch)
         .values([{"service_order_id": order.id, "partner_id": partner.id} for order in orders])
         .on_conflict_do_nothing()
+        .returning(ServiceOrderDispatch.service_order_id)
     )
+    # A dispatch job that committed after the query above has already notified the partner.
+    new_ids = set(recorded.scalars().all())
+    orders = [order for order in orders if order.id in new_ids]
+    if not orders:
+        return 0
     count = len(orders)
     await notify(
         session,
