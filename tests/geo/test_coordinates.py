@@ -42,7 +42,8 @@ def test_decimal_comma_rejected_not_misread() -> None:
 @pytest.mark.parametrize(
     "raw",
     ["nan", "NaN", "inf", "-Infinity", float("nan"), float("inf"), "1e2", "0x10", "", "abc",
-     "--1", "1.2.3", True, False, None, [1.0], {"value": 1}, 10**400],
+     "--1", "1.2.3", True, False, None, [1.0], {"value": 1}, 10**400,
+     "-\uff12\uff14.9555", "\u0661\u0662"],
 )  # fmt: skip
 def test_non_numbers_rejected(raw: Any) -> None:
     assert error_types(lat=raw) == ["location.invalid_number"]

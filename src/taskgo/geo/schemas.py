@@ -18,7 +18,8 @@ from pydantic_core import PydanticCustomError
 from taskgo.geo.dataset import CityRef
 from taskgo.schemas import ApiModel
 
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+# ASCII digits only: float() also reads full-width and Arabic-Indic digits.
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
 
 
 def parse_decimal(value: Any) -> float:
