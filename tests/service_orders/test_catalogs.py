@@ -42,3 +42,12 @@ def test_every_push_kind_has_texts() -> None:
     for kind in kinds:
         assert f"push.order_{kind}.title" in keys
         assert f"push.order_{kind}.body" in keys
+
+
+def test_every_status_has_a_label() -> None:
+    from taskgo.service_orders.models import OrderStatus
+
+    for locale in ("pt_BR", "en"):
+        keys = messages(locale, "service_orders")
+        for status in OrderStatus:
+            assert keys.get(f"service_order.status.{status.value}"), (locale, status)

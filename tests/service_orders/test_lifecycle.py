@@ -202,7 +202,10 @@ async def test_complete_before_start_is_409(
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "service_order.invalid_status"
-    assert "accepted" in response.json()["error"]["message"]
+    # The status is named in Portuguese too, not as the API's `accepted`.
+    assert response.json()["error"]["message"] == (
+        "Esta ação não é permitida para uma ordem aceita."
+    )
 
 
 async def test_cancel_open_order(

@@ -3,6 +3,7 @@
 from taskgo.i18n.catalogs import (
     DEFAULT_LOCALE,
     SUPPORTED_LOCALES,
+    Label,
     current_locale,
     format_brl,
     format_datetime_local,
@@ -15,6 +16,7 @@ from taskgo.i18n.catalogs import (
 __all__ = [
     "DEFAULT_LOCALE",
     "SUPPORTED_LOCALES",
+    "Label",
     "current_locale",
     "format_brl",
     "format_datetime_local",

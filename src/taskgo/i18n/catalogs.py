@@ -7,6 +7,7 @@ key such as `product.not_found`; the translation may hold `{name}` placeholders.
 from __future__ import annotations
 
 import contextvars
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -85,6 +86,17 @@ def set_current_locale(locale: str) -> contextvars.Token[str]:
     return _current_locale.set(locale)
 
 
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A message parameter that is itself a message key, such as a status name.
+
+    It is translated into the locale of the message it fills, so a Portuguese error does
+    not show `in_progress`.
+    """
+
+    key: str
+
+
 def translate(key: str, locale: str | None = None, /, **params: object) -> str:
     """Return the text for `key` in `locale` (default: the request's), with params filled in.
 
@@ -97,8 +109,12 @@ def translate(key: str, locale: str | None = None, /, **params: object) -> str:
         return key
     if not params:
         return template
+    filled = {
+        name: translate(value.key, chosen) if isinstance(value, Label) else value
+        for name, value in params.items()
+    }
     try:
-        return template.format(**params)
+        return template.format(**filled)
     except (KeyError, IndexError, ValueError):
         log.warning("i18n.bad_params", key=key, locale=chosen)
         return template

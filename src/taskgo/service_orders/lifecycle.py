@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.errors import AppError
+from taskgo.i18n import Label
 from taskgo.service_orders import notices
 from taskgo.service_orders.models import (
     ASSIGNED_STATUSES,
@@ -31,10 +32,17 @@ from taskgo.users.models import User, VerificationStatus
 log = structlog.get_logger(__name__)
 
 
+def status_label(status: str) -> Label:
+    """Return the status name as a translated message parameter."""
+    return Label(f"service_order.status.{status}")
+
+
 def _status_conflict(order: ServiceOrder, *, accepting: bool = False) -> AppError:
     if accepting and order.status in ASSIGNED_STATUSES:
         return AppError("service_order.already_taken", status=409)
-    return AppError("service_order.invalid_status", status=409, status_name=order.status)
+    return AppError(
+        "service_order.invalid_status", status=409, status_name=status_label(order.status)
+    )
 
 
 async def _transition(
@@ -73,7 +81,11 @@ async def check_accept(session: AsyncSession, *, order: ServiceOrder, partner: U
     if order.status != OrderStatus.OPEN:
         raise _status_conflict(order, accepting=True)
     if order.expires_at <= datetime.now(UTC):
-        raise AppError("service_order.invalid_status", status=409, status_name="expired")
+        raise AppError(
+            "service_order.invalid_status",
+            status=409,
+            status_name=status_label(OrderStatus.EXPIRED),
+        )
     if partner.current_city_id != order.city_id:
         raise AppError("service_order.outside_city", status=403)
     if not await serves_category(session, partner=partner, category_slug=order.category_slug):
@@ -167,7 +179,9 @@ def check_cancel(*, order: ServiceOrder, user: User) -> None:
     if order.client_id != user.id:
         raise AppError("service_order.not_client", status=403)
     if order.status not in CANCELLABLE_STATUSES:
-        raise AppError("service_order.invalid_status", status=409, status_name=order.status)
+        raise AppError(
+            "service_order.invalid_status", status=409, status_name=status_label(order.status)
+        )
 
 
 async def do_cancel(session: AsyncSession, *, order: ServiceOrder, reason: str | None) -> None:

@@ -15,6 +15,7 @@ from taskgo.admin.service import record_audit
 from taskgo.bank_accounts.review import recheck_holders_after_verification
 from taskgo.crypto import encrypt_field
 from taskgo.errors import AppError
+from taskgo.i18n import Label
 from taskgo.pagination import apply_keyset, page_of
 from taskgo.purchases.release import queue_releases_after_verification
 from taskgo.uploads.models import Upload
@@ -108,7 +109,11 @@ async def _locked_pending(
     if submission is None:
         raise AppError("verification.submission_not_found", status=404)
     if submission.status != SubmissionStatus.PENDING:
-        raise AppError("verification.already_decided", status=409, status_name=submission.status)
+        raise AppError(
+            "verification.already_decided",
+            status=409,
+            status_name=Label(f"verification.status.{submission.status}"),
+        )
     return submission
 
 
