@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.chat.models import Conversation, Message
 from taskgo.notifications.models import Notification
+from taskgo.pagination import encode_cursor
 from taskgo.purchases.models import Purchase
 from taskgo.users.models import User
 from tests.conftest import MakeUser
@@ -230,6 +232,31 @@ async def test_history_pages_and_catch_up(
 
     assert newest == [f"m{index}" for index in reversed(range(7))]
     assert missed == ids[3:]
+
+
+async def test_catch_up_starts_after_anchor(
+    client: httpx.AsyncClient, db: AsyncSession, people: dict[str, User], auth_headers: Headers
+) -> None:
+    purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
+    buyer, seller = auth_headers(people["buyer"]), auth_headers(people["seller"])
+    chat_id = await _chat_id(client, buyer, purchase)
+    ids = [(await _post(client, buyer, chat_id, f"m{index}")).json()["id"] for index in range(3)]
+    url = f"/api/conversations/{chat_id}/messages"
+    before_all = encode_cursor(datetime(2020, 1, 1, tzinfo=UTC), uuid.uuid4())
+
+    empty_cursor = await client.get(url, params={"after": ids[0], "cursor": ""}, headers=seller)
+    older_cursor = await client.get(
+        url, params={"after": ids[1], "cursor": before_all}, headers=seller
+    )
+    unknown = await client.get(
+        url, params={"after": str(uuid.uuid4()), "cursor": before_all}, headers=seller
+    )
+
+    assert [item["id"] for item in empty_cursor.json()["items"]] == ids[1:]
+    assert [item["id"] for item in older_cursor.json()["items"]] == ids[2:]
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "chat.message_not_found"
+    assert unknown.json()["error"]["details"]["field"] == "after"
 
 
 async def test_history_bad_input_rejected(

@@ -21,7 +21,7 @@ from taskgo.chat.models import (
     ParticipantRole,
 )
 from taskgo.errors import AppError
-from taskgo.pagination import apply_keyset, encode_cursor, page_of
+from taskgo.pagination import apply_keyset, decode_cursor, encode_cursor, page_of
 from taskgo.realtime import conversation_room, emit_after_commit, user_room
 
 log = structlog.get_logger(__name__)
@@ -133,11 +133,15 @@ async def list_messages(
     query = select(Message).where(Message.conversation_id == conversation_id)
 
     newest_first = after_message_id is None
-    if after_message_id is not None and cursor is None:
+    if after_message_id is not None:
         anchor = await session.get(Message, after_message_id)
         if anchor is None or anchor.conversation_id != conversation_id:
             raise AppError("chat.message_not_found", status=404, field="after")
-        cursor = encode_cursor(anchor.created_at, anchor.id)
+        # Pages never start before the anchor, even with an empty cursor (`cursor=`) or one
+        # from before it, so a client catching up gets no message twice.
+        start = (anchor.created_at, anchor.id)
+        if not cursor or decode_cursor(cursor) < start:
+            cursor = encode_cursor(*start)
 
     query = apply_keyset(
         query,
