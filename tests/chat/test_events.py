@@ -182,6 +182,21 @@ async def test_invalid_message_rejected_with_field(
     assert await _stored(chat) == []
 
 
+async def test_extra_arguments_still_acked(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat
+) -> None:
+    buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+    payload = {"conversationId": str(chat.id), "body": "oi", "clientMessageId": "c-1"}
+
+    # python-socketio sends a tuple as several event arguments.
+    joined = await buyer.client.call("join_conversation", (payload, "extra"), timeout=5)
+    sent = await buyer.client.call("send_message", (payload, 2, None), timeout=5)
+
+    assert joined == {"ok": True}
+    assert sent["duplicate"] is False
+    assert [message.body for message in await _stored(chat)] == ["oi"]
+
+
 async def test_error_ack_in_english(
     connect_socket: ConnectSocket, token_for: Any, chat: Chat
 ) -> None:

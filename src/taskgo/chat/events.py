@@ -47,7 +47,9 @@ def _app_error_ack(exc: AppError, locale: str) -> Ack:
 def _guarded(sio: socketio.AsyncServer, event: str, handler: Handler) -> None:
     """Register ``handler`` so that every outcome, failures included, produces an ack."""
 
-    async def run(sid: str, data: Any = None) -> Ack:
+    # Arguments after the payload are ignored. Without `*_extra`, a call with more than one
+    # argument would fail inside python-socketio and never get an ack.
+    async def run(sid: str, data: Any = None, *_extra: Any) -> Ack:
         session = await sio.get_session(sid)
         locale: str = session.get("locale", "pt_BR")
         try:
