@@ -24,6 +24,12 @@ def test_body_empty_after_trim_rejected() -> None:
     assert _code("") == "chat.body_empty"
 
 
+@pytest.mark.parametrize("text", ["\u200b", " \u2060\ufeff\u200d ", "\u3164\u2800", "\u00ad"])
+def test_invisible_only_body_rejected(text: str) -> None:
+    assert _code(text) == "chat.body_empty"
+    assert normalize_body(f"oi{text}oi") == f"oi{text}oi"
+
+
 def test_body_length_limit_counts_characters() -> None:
     assert normalize_body("ç" * 4000) == "ç" * 4000
     assert normalize_body("  " + "a" * 4000 + "  ") == "a" * 4000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from taskgo.errors import AppError
 
@@ -18,19 +19,30 @@ _FORBIDDEN = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 _CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Letters and symbols that display as blank space (Hangul fillers, the blank Braille pattern).
+_BLANK_FILLERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+
+
+def _is_blank(text: str) -> bool:
+    """Return True when ``text`` displays as nothing: whitespace, fillers, format characters."""
+    return all(
+        char.isspace() or char in _BLANK_FILLERS or unicodedata.category(char) == "Cf"
+        for char in text
+    )
 
 
 def normalize_body(body: object) -> str:
     """Return the stored form of a message body or raise AppError (field ``body``).
 
     CRLF and lone CR become LF, and surrounding whitespace is trimmed. The result must have
-    1 to 4,000 characters (code points) and no control characters other than LF and tab.
+    1 to 4,000 characters (code points), at least one of them visible, and no control
+    characters other than LF and tab.
     """
     if not isinstance(body, str):
         raise AppError("chat.body_invalid", field="body")
 
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
+    if _is_blank(text):
         raise AppError("chat.body_empty", field="body")
     if len(text) > MAX_BODY_CHARS:
         raise AppError("chat.body_too_long", field="body", max=MAX_BODY_CHARS)
