@@ -233,6 +233,34 @@ async def test_reauthenticate_other_user_rejected(
     assert socket.client.connected
 
 
+async def test_extra_arguments_still_acked(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(auth={"token": token_for(user, ttl_seconds=3600)})
+
+    reply = await socket.client.call(
+        "reauthenticate", ({"token": token_for(user, ttl_seconds=3600)}, 1), timeout=5
+    )
+
+    assert reply["ok"] is True
+
+
+async def test_unknown_event_gets_error_ack(
+    connect_socket: ConnectSocket, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    socket = await connect_socket(
+        auth={"token": token_for(user, ttl_seconds=3600)}, headers={"Accept-Language": "en"}
+    )
+
+    reply = await socket.call("no_such_event", {"x": 1})
+
+    assert reply["error"]["code"] == "realtime.unknown_event"
+    assert reply["error"]["message"] == "Unknown event: no_such_event."
+    assert socket.client.connected
+
+
 def test_startup_freezes_long_lived_objects(asgi_app: Any) -> None:
     import gc
 

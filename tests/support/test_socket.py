@@ -251,3 +251,24 @@ async def test_rate_limit_sent_as_support_error(
     assert error["clientMessageId"] == "c2"
     assert error["error"]["code"] == "support.rate_limited"
     assert len(await _stored(conversation_id)) == 2
+
+
+async def test_extra_arguments_still_acked(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+    connect_client: ConnectClient,
+) -> None:
+    user = await make_live_user()
+    headers = auth_headers(user)
+    conversation_id = await new_conversation(live_client, headers)
+    socket = await connect_client(token=_token(headers))
+
+    ack = await socket.client.call(
+        "support_message",
+        ({"conversationId": conversation_id, "content": "Oi"}, "extra"),
+        timeout=5,
+    )
+    await socket.wait_for("support_done")
+
+    assert ack["ok"] is True

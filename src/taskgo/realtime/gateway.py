@@ -17,6 +17,9 @@ from taskgo.realtime.settings import realtime_settings
 
 log = structlog.get_logger(__name__)
 
+# Event names echoed in an error ack and in logs are cut to this length.
+MAX_EVENT_NAME_CHARS = 100
+
 
 @dataclass
 class _Expiry:
@@ -91,7 +94,8 @@ def register(sio: socketio.AsyncServer) -> None:
         await presence.remove(sid=sid)
         log.info("realtime.disconnected", sid=sid, reason=str(reason))
 
-    async def reauthenticate(sid: str, data: object = None) -> dict[str, Any]:
+    # Arguments after the payload are ignored, so a call with more of them is still acked.
+    async def reauthenticate(sid: str, data: object = None, *_extra: object) -> dict[str, Any]:
         session = await sio.get_session(sid)
         try:
             user, expires_at = await authenticate(_token_from(data))
@@ -106,9 +110,17 @@ def register(sio: socketio.AsyncServer) -> None:
         log.info("realtime.reauthenticated", sid=sid, user_id=str(user.id))
         return {"ok": True, "expiresAt": _iso(expires_at)}
 
+    async def unknown_event(event: str, sid: str, *_arguments: object) -> dict[str, Any]:
+        # Without this, a call of an event nobody handles would wait for its timeout.
+        session = await sio.get_session(sid)
+        name = str(event)[:MAX_EVENT_NAME_CHARS]
+        log.info("realtime.unknown_event", sid=sid, event_name=name)
+        return error_ack("realtime.unknown_event", session["locale"], event=name)
+
     sio.on("connect", connect)
     sio.on("disconnect", disconnect)
     sio.on("reauthenticate", reauthenticate)
+    sio.on("*", unknown_event)
 
 
 def _iso(timestamp: float) -> str:

@@ -151,7 +151,8 @@ def register_socket_handlers(sio: socketio.AsyncServer) -> None:
         return
     _registered.add(id(sio))
 
-    async def support_message(sid: str, data: object = None) -> dict[str, Any]:
+    # Arguments after the payload are ignored, so a call with more of them is still acked.
+    async def support_message(sid: str, data: object = None, *_extra: object) -> dict[str, Any]:
         session_data = await sio.get_session(sid)
         user_id: uuid.UUID = session_data["user_id"]
         locale: str = session_data.get("locale", "pt_BR")
