@@ -111,7 +111,7 @@ def register(sio: socketio.AsyncServer) -> None:
         return {"ok": True, "expiresAt": _iso(expires_at)}
 
     async def unknown_event(event: str, sid: str, *_arguments: object) -> dict[str, Any]:
-        # Without this, a call of an event nobody handles would wait for its timeout.
+        # Without this, a call of an event with no handler would wait for its timeout.
         session = await sio.get_session(sid)
         name = str(event)[:MAX_EVENT_NAME_CHARS]
         log.info("realtime.unknown_event", sid=sid, event_name=name)
