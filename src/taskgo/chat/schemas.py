@@ -27,8 +27,10 @@ class MessagePage(ApiModel):
 
 
 class SendMessageIn(ApiModel):
-    # Both are checked by the service, so HTTP and Socket.IO reject the same input with the
-    # same codes (`chat.body_too_long`, `chat.client_message_id_invalid`, ...).
+    # The service checks the content of both strings, so HTTP and Socket.IO reject the same
+    # text with the same codes (`chat.body_too_long`, `chat.client_message_id_invalid`, ...).
+    # A value that is not a string, or missing, fails here first over HTTP
+    # (`validation.string_type`, `validation.missing`); over Socket.IO it is `chat.body_invalid`.
     body: str
     client_message_id: str
 
