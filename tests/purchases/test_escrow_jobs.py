@@ -411,6 +411,103 @@ async def test_chargeback_freezes_then_lost(
     assert balances.escrow_held == 0
 
 
+async def _chargeback_before_shipping(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    standin: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> tuple[dict[str, Any], uuid.UUID, dict[str, Any]]:
+    purchase, product = await _paid_purchase(client, standin, seller, buyer, auth_headers)
+    await _shift(db, purchase, capture_before=datetime.now(UTC))
+    await tasks.capture_due(timestamp=0)
+    standin.take_events()
+    dispute = standin.open_dispute(purchase["clientSecret"].split("_secret_")[0])
+    await deliver_events(standin, client)
+    return purchase, product, dispute
+
+
+async def test_cancel_during_chargeback_refused(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _, _ = await _chargeback_before_shipping(
+        client, db, stripe_env, seller, buyer, auth_headers
+    )
+    url = f"/api/purchases/{purchase['id']}/cancel"
+
+    # Stripe rejects refunds of a disputed charge, and that error used to surface as a 500.
+    by_buyer = await client.post(url, headers=auth_headers(buyer, **{"Accept-Language": "en"}))
+    by_seller = await client.post(url, headers=auth_headers(seller))
+    await _shift(db, purchase, ship_by=datetime.now(UTC))
+    assert await tasks.cancel_unshipped(timestamp=0) == 1
+
+    assert by_buyer.status_code == 409, by_buyer.text
+    assert by_buyer.json()["error"]["code"] == "purchase.dispute_open"
+    assert by_buyer.json()["error"]["message"] == (
+        "This purchase has a dispute in progress and cannot be canceled now. "
+        "Any refund is made through the dispute."
+    )
+    assert by_seller.status_code == 409
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert (body["status"], body["holdReason"], body["refundedAmount"]) == (
+        "paid",
+        "dispute",
+        "0.00",
+    )
+    assert stripe_env.calls("POST", "/v1/refunds") == []
+
+
+async def test_ship_during_chargeback_keeps_hold(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _, _ = await _chargeback_before_shipping(
+        client, db, stripe_env, seller, buyer, auth_headers
+    )
+
+    shipped = await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["status"] == "shipped"
+    assert shipped.json()["holdReason"] == "dispute"
+    assert shipped.json()["dispute"]["status"] == "open"
+
+
+async def test_lost_chargeback_returns_stock(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, product, dispute = await _chargeback_before_shipping(
+        client, db, stripe_env, seller, buyer, auth_headers
+    )
+    assert await product_stock(client, product, auth_headers(seller)) == 2
+
+    stripe_env.close_dispute(dispute["id"], won=False)
+    await deliver_events(stripe_env, client, twice=True)
+
+    assert (await _get(client, purchase, auth_headers(buyer)))["status"] == "refunded"
+    # The goods never left, so the unit is for sale again, once.
+    assert await product_stock(client, product, auth_headers(seller)) == 3
+
+
 async def test_capture_at_authorization_setting(
     client: httpx.AsyncClient,
     db: AsyncSession,

@@ -254,6 +254,27 @@ async def test_bad_signature_rejected(
     assert await db.scalar(select(func.count()).select_from(ProcessedWebhookEvent)) == 0
 
 
+async def test_malformed_signed_event_rejected(
+    client: httpx.AsyncClient, db: AsyncSession, stripe_env: StripeStandIn
+) -> None:
+    shapes = [
+        [],
+        {"id": "evt_list", "type": "payment_intent.succeeded", "data": {"object": []}},
+        {"id": 7, "type": "payment_intent.succeeded", "data": {"object": {}}},
+        {"id": "evt_" + "x" * 300, "type": "charge.refunded", "data": {"object": {}}},
+    ]
+
+    statuses = []
+    for shape in shapes:
+        # The signature is valid and only the body's shape is wrong. These used to return 500.
+        body, headers = stripe_env.signed_request(shape)  # type: ignore[arg-type]
+        response = await client.post("/api/webhooks/stripe", content=body, headers=headers)
+        statuses.append((response.status_code, response.json()["error"]["code"]))
+
+    assert statuses == [(400, "payments.invalid_webhook")] * len(shapes)
+    assert await db.scalar(select(func.count()).select_from(ProcessedWebhookEvent)) == 0
+
+
 async def test_outsider_gets_404(
     client: httpx.AsyncClient,
     stripe_env: StripeStandIn,

@@ -22,7 +22,7 @@ from taskgo.payments.connect import refresh_account
 from taskgo.payments.models import PaymentAccount, ProcessedWebhookEvent
 from taskgo.payments.provider import PaymentError, WebhookEvent
 from taskgo.payments.providers import get_payments
-from taskgo.purchases import notify, release, transitions
+from taskgo.purchases import notify, release, stock, transitions
 from taskgo.purchases.models import (
     HELD_STATUSES,
     DisputeStatus,
@@ -135,6 +135,8 @@ async def _dispute_closed(session: AsyncSession, event: WebhookEvent) -> str:
             ),
         )
         if purchase.status != PurchaseStatus.RELEASED:
+            if purchase.status in HELD_STATUSES and purchase.shipped_at is None:
+                await stock.restore(session, items=purchase.items)
             purchase.status = PurchaseStatus.REFUNDED.value
             purchase.refunded_cents = amount
             purchase.refunded_at = now()

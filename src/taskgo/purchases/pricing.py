@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from taskgo.money import fee_centavos
 
+# Stripe rejects a BRL charge below R$ 0,50 or longer than eight digits (its PaymentIntent
+# `amount` reference), so such totals are rejected before an intent is created.
+MIN_TOTAL_CENTAVOS = 50
+MAX_TOTAL_CENTAVOS = 99_999_999
+
 
 @dataclass(frozen=True)
 class FeeSplit:

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.config import get_settings
 from taskgo.errors import AppError
 from taskgo.jobs import enqueue
+from taskgo.money import format_centavos
 from taskgo.pagination import apply_keyset, page_of
 from taskgo.payments.provider import PaymentError
 from taskgo.payments.providers import get_payments
 from taskgo.products.models import Product, ProductStatus
 from taskgo.purchases import notify, stock
 from taskgo.purchases.models import Purchase, PurchaseItem, PurchaseStatus
-from taskgo.purchases.pricing import split_total
+from taskgo.purchases.pricing import MAX_TOTAL_CENTAVOS, MIN_TOTAL_CENTAVOS, split_total
 from taskgo.purchases.schemas import PurchaseCreateIn
 from taskgo.users.models import User
 
@@ -134,6 +135,18 @@ async def create_purchase(
 
     ordered = [products[product_id] for product_id in quantities]
     total = sum(p.price_cents * quantities[p.id] for p in ordered)
+    if total < MIN_TOTAL_CENTAVOS:
+        raise AppError(
+            "purchase.total_too_small",
+            field="items",
+            details={"minimum": format_centavos(MIN_TOTAL_CENTAVOS)},
+        )
+    if total > MAX_TOTAL_CENTAVOS:
+        raise AppError(
+            "purchase.total_too_large",
+            field="items",
+            details={"maximum": format_centavos(MAX_TOTAL_CENTAVOS)},
+        )
     split = split_total(total, fee_bps=settings.platform_fee_bps)
     purchase_id = uuid.uuid4()
     transfer_group = f"purchase_{purchase_id}"

@@ -125,6 +125,8 @@ async def release_one(purchase_id: str) -> int:
 
 
 async def _cancel_unshipped(session: AsyncSession, purchase: Purchase) -> None:
+    if purchase.dispute_status == DisputeStatus.OPEN:
+        return
     if purchase.status == PurchaseStatus.PAID and purchase.ship_by and purchase.ship_by <= now():
         await transitions.do_cancel(
             session, purchase_id=purchase.id, user=None, reason="not_shipped_in_time"

@@ -63,7 +63,8 @@ async def do_ship(
     purchase.status = PurchaseStatus.SHIPPED.value
     purchase.tracking_code = code
     purchase.shipped_at = now()
-    purchase.hold_reason = HoldReason.AWAITING_DELIVERY.value
+    if purchase.dispute_status != DisputeStatus.OPEN:
+        purchase.hold_reason = HoldReason.AWAITING_DELIVERY.value
     log.info("purchase.shipped", purchase_id=str(purchase.id), seller_id=str(seller.id))
     await notify.shipped(session, purchase)
     notify.announce(session, purchase)
@@ -152,6 +153,9 @@ async def do_cancel(
         return purchase
     if purchase.status not in (PurchaseStatus.PENDING_PAYMENT, PurchaseStatus.PAID):
         raise AppError("purchase.cannot_cancel", status=409, status_name=purchase.status)
+    if purchase.dispute_status == DisputeStatus.OPEN:
+        # Stripe rejects refunds of a disputed charge, so the dispute decides where the money goes.
+        raise AppError("purchase.dispute_open", status=409)
 
     try:
         refunded = await release.return_money(session, purchase, reason=reason)
