@@ -9,6 +9,7 @@ account, linked to the charge by `source_transaction` and to the purchase by
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,9 +226,10 @@ class StripePayments:
         Raises `stripe.SignatureVerificationError` or `ValueError` for a forged or
         malformed request.
         """
-        event = stripe.Webhook.construct_event(payload, signature or "", self._webhook_secret)
-        data = event.to_dict()
-        return WebhookEvent(id=data["id"], type=data["type"], object=data["data"]["object"])
+        stripe.WebhookSignature.verify_header(
+            payload, signature or "", self._webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
+        return _webhook_event(json.loads(payload))
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -307,6 +309,22 @@ class StripePayments:
             disputed=disputed,
             failure_message=error.get("message") if isinstance(error, dict) else None,
         )
+
+
+def _webhook_event(data: Any) -> WebhookEvent:
+    """Build the event from a verified body.
+
+    Raises ValueError when the id, the type or `data.object` is missing or of the wrong type.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("the event is not a JSON object")
+    event_id, kind, body = data.get("id"), data.get("type"), data.get("data")
+    snapshot = body.get("object") if isinstance(body, dict) else None
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 255 and isinstance(kind, str)):
+        raise ValueError("the event has no usable id or type")
+    if not isinstance(snapshot, dict):
+        raise ValueError("the event has no data.object")
+    return WebhookEvent(id=event_id, type=kind, object=snapshot)
 
 
 def _transfer(data: dict[str, Any]) -> TransferResult:
