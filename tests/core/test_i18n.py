@@ -6,6 +6,7 @@ import pytest
 
 from taskgo.errors import AppError
 from taskgo.i18n import Label, set_current_locale, translate
+from taskgo.purchases.transitions import status_label as purchase_status_label
 from taskgo.service_orders.lifecycle import status_label
 
 
@@ -39,3 +40,29 @@ def test_label_uses_request_locale() -> None:
 
     assert in_english == "This submission was already decided (approved)."
     assert error.message() == "Este envio já foi decidido (aprovado)."
+
+
+@pytest.mark.parametrize("locale", ["pt_BR", "en"])
+def test_every_status_has_label(locale: str) -> None:
+    from taskgo.purchases.models import PurchaseStatus
+    from taskgo.service_orders.models import OrderStatus
+    from taskgo.verification.models import SubmissionStatus
+
+    keys = [
+        *(f"purchase.status.{status.value}" for status in PurchaseStatus),
+        *(f"service_order.status.{status.value}" for status in OrderStatus),
+        *(f"verification.status.{status.value}" for status in SubmissionStatus),
+    ]
+    for key in keys:
+        assert translate(key, locale) != key, key
+
+
+def test_purchase_status_in_portuguese() -> None:
+    error = AppError(
+        "purchase.cannot_cancel", status=409, status_name=purchase_status_label("shipped")
+    )
+
+    assert error.message("pt_BR") == (
+        "Este pedido não pode mais ser cancelado (status atual: enviado). "
+        "Depois do envio, abra uma disputa."
+    )

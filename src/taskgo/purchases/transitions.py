@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.admin.service import record_audit
 from taskgo.config import get_settings
 from taskgo.errors import AppError
+from taskgo.i18n import Label
 from taskgo.payments.provider import PaymentError
 from taskgo.purchases import notify, release, stock
 from taskgo.purchases.models import (
@@ -29,6 +30,11 @@ from taskgo.tracking.codes import normalize_tracking_code
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
+
+
+def status_label(status: str) -> Label:
+    """Return the purchase status as a translated message parameter."""
+    return Label(f"purchase.status.{status}")
 
 
 async def _lock_for(session: AsyncSession, *, purchase_id: uuid.UUID, user: User) -> Purchase:
@@ -58,7 +64,9 @@ async def do_ship(
             notify.announce(session, purchase)
         return purchase
     if purchase.status != PurchaseStatus.PAID:
-        raise AppError("purchase.cannot_ship", status=409, status_name=purchase.status)
+        raise AppError(
+            "purchase.cannot_ship", status=409, status_name=status_label(purchase.status)
+        )
 
     purchase.status = PurchaseStatus.SHIPPED.value
     purchase.tracking_code = code
@@ -82,7 +90,9 @@ async def do_confirm_delivery(
     if purchase.status == PurchaseStatus.RELEASED:
         return purchase
     if purchase.status not in (PurchaseStatus.SHIPPED, PurchaseStatus.DELIVERED):
-        raise AppError("purchase.cannot_confirm", status=409, status_name=purchase.status)
+        raise AppError(
+            "purchase.cannot_confirm", status=409, status_name=status_label(purchase.status)
+        )
 
     moment = now()
     if purchase.buyer_confirmed_at is None:
@@ -152,7 +162,9 @@ async def do_cancel(
     if purchase.status == PurchaseStatus.CANCELED:
         return purchase
     if purchase.status not in (PurchaseStatus.PENDING_PAYMENT, PurchaseStatus.PAID):
-        raise AppError("purchase.cannot_cancel", status=409, status_name=purchase.status)
+        raise AppError(
+            "purchase.cannot_cancel", status=409, status_name=status_label(purchase.status)
+        )
     if purchase.dispute_status == DisputeStatus.OPEN:
         # Stripe rejects refunds of a disputed charge, so the dispute decides where the money goes.
         raise AppError("purchase.dispute_open", status=409)
@@ -191,7 +203,9 @@ async def do_open_dispute(
     if purchase.dispute_status == DisputeStatus.OPEN:
         return purchase
     if purchase.status not in (PurchaseStatus.SHIPPED, PurchaseStatus.DELIVERED):
-        raise AppError("purchase.cannot_dispute", status=409, status_name=purchase.status)
+        raise AppError(
+            "purchase.cannot_dispute", status=409, status_name=status_label(purchase.status)
+        )
     freeze(purchase, reason=reason)
     await notify.dispute_opened(session, purchase)
     notify.announce(session, purchase)
