@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.purchases.models import Purchase
 from taskgo.users.models import User
 from tests.purchases.conftest import Headers, buy, create_product, product_stock
-from tests.standins.stripe_server import StripeStandIn
+from tests.standins.stripe_server import Fault, StripeStandIn
 
 
 async def test_boolean_quantity_rejected(
@@ -82,3 +82,22 @@ async def test_total_above_charge_maximum(
     assert await product_stock(client, boat, auth_headers(buyer)) == 2
     assert await db.scalar(select(func.count()).select_from(Purchase)) == 0
     assert stripe_env.world.payment_intents == {}
+
+
+async def test_provider_outage_says_retry_after(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    chair = await create_product(client, auth_headers(seller))
+    stripe_env.inject_fault(Fault("POST", "/v1/payment_intents", status=503, remaining=10))
+
+    response = await buy(client, auth_headers(buyer), [(chair, 1)])
+
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "payments.unavailable"
+    assert response.headers["retry-after"] == "5"
+    assert await db.scalar(select(func.count()).select_from(Purchase)) == 0

@@ -527,3 +527,35 @@ async def test_capture_at_authorization_setting(
     assert [c.status for c in stripe_env.calls("POST", "/v1/payment_intents/*/capture")] == [200]
     assert (await load_balances(db, uuid.UUID(purchase["id"]))).escrow_held == 10_000
     assert await tasks.capture_due(timestamp=0) == 0
+
+
+async def test_admin_cannot_resolve_chargeback(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    make_user: Any,
+    auth_headers: Headers,
+) -> None:
+    admin = await make_user(role="admin", name="Admin")
+    purchase, _, _ = await _chargeback_before_shipping(
+        client, db, stripe_env, seller, buyer, auth_headers
+    )
+    url = f"/api/admin/purchases/{purchase['id']}/dispute/resolve"
+
+    # A refund was refused by Stripe (a 503 on every try) and a release paid the seller early.
+    refund = await client.post(
+        url, json={"outcome": "refund", "note": "estorno"}, headers=auth_headers(admin)
+    )
+    release = await client.post(
+        url, json={"outcome": "release", "note": "liberar"}, headers=auth_headers(admin)
+    )
+
+    assert refund.status_code == 409, refund.text
+    assert refund.json()["error"]["code"] == "purchase.chargeback_open"
+    assert release.status_code == 409
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert (body["status"], body["holdReason"]) == ("paid", "dispute")
+    assert stripe_env.calls("POST", "/v1/refunds") == []
+    assert stripe_env.world.transfers == {}

@@ -10,10 +10,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
-from taskgo.errors import AppError
 from taskgo.jobs import enqueue
 from taskgo.payments.models import PaymentAccount
-from taskgo.payments.provider import PaymentError
+from taskgo.payments.provider import PaymentError, payments_unavailable
 from taskgo.payments.providers import get_payments
 from taskgo.purchases.models import HoldReason, Purchase
 from taskgo.users.models import User
@@ -105,7 +104,7 @@ async def start_onboarding(session: AsyncSession, *, partner: User) -> Onboardin
         )
     except PaymentError as error:
         log.warning("payments.onboarding_failed", user_id=str(partner.id), reason=error.reason)
-        raise AppError("payments.unavailable", status=503) from error
+        raise payments_unavailable() from error
     return Onboarding(account=account, url=link.url, expires_at=link.expires_at)
 
 

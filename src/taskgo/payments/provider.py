@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from taskgo.errors import AppError
+
 # PaymentIntent statuses (Stripe's names).
 REQUIRES_PAYMENT_METHOD = "requires_payment_method"
 REQUIRES_CAPTURE = "requires_capture"
@@ -124,6 +126,19 @@ class PaymentError(Exception):
     @property
     def retryable(self) -> bool:
         return self.reason in (REASON_UNAVAILABLE, REASON_INSUFFICIENT_FUNDS)
+
+
+# Seconds a client should wait before retrying after 503 payments.unavailable.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def payments_unavailable() -> AppError:
+    """Return the 503 for a payment provider that failed or is unreachable (with Retry-After)."""
+    return AppError(
+        "payments.unavailable",
+        status=503,
+        details={"retryAfterSeconds": UNAVAILABLE_RETRY_SECONDS},
+    )
 
 
 REASON_CARD_DECLINED = "card_declined"

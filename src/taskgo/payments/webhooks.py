@@ -16,11 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from taskgo.errors import AppError
 from taskgo.payments import escrow, ledger_store
 from taskgo.payments.connect import refresh_account
 from taskgo.payments.models import PaymentAccount, ProcessedWebhookEvent
-from taskgo.payments.provider import PaymentError, WebhookEvent
+from taskgo.payments.provider import PaymentError, WebhookEvent, payments_unavailable
 from taskgo.payments.providers import get_payments
 from taskgo.purchases import notify, release, stock, transitions
 from taskgo.purchases.models import (
@@ -80,7 +79,7 @@ async def handle_event(session: AsyncSession, event: WebhookEvent, *, provider: 
             outcome = "ignored"
     except (PaymentError, release.PaymentRetryLater) as error:
         log.warning("payments.webhook_retry", event_id=event.id, type=event.type, error=str(error))
-        raise AppError("payments.unavailable", status=503) from error
+        raise payments_unavailable() from error
     log.info("payments.webhook_handled", event_id=event.id, type=event.type, outcome=outcome)
     return outcome
 

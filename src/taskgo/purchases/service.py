@@ -19,7 +19,7 @@ from taskgo.errors import AppError
 from taskgo.jobs import enqueue
 from taskgo.money import format_centavos
 from taskgo.pagination import apply_keyset, page_of
-from taskgo.payments.provider import PaymentError
+from taskgo.payments.provider import PaymentError, payments_unavailable
 from taskgo.payments.providers import get_payments
 from taskgo.products.models import Product, ProductStatus
 from taskgo.purchases import notify, stock
@@ -163,7 +163,7 @@ async def create_purchase(
         )
     except PaymentError as error:
         log.warning("purchase.intent_failed", purchase_id=str(purchase_id), reason=error.reason)
-        raise AppError("payments.unavailable", status=503) from error
+        raise payments_unavailable() from error
 
     try:
         await stock.reserve(

@@ -17,7 +17,7 @@ from taskgo.admin.service import record_audit
 from taskgo.config import get_settings
 from taskgo.errors import AppError
 from taskgo.i18n import Label
-from taskgo.payments.provider import PaymentError
+from taskgo.payments.provider import PaymentError, payments_unavailable
 from taskgo.purchases import notify, release, stock
 from taskgo.purchases.models import (
     DisputeStatus,
@@ -45,7 +45,7 @@ async def _lock_for(session: AsyncSession, *, purchase_id: uuid.UUID, user: User
 
 
 def _unavailable(error: PaymentError | release.PaymentRetryLater) -> AppError:
-    return AppError("payments.unavailable", status=503)
+    return payments_unavailable()
 
 
 async def do_ship(
@@ -230,6 +230,10 @@ async def do_resolve_dispute(
         raise AppError("purchase.not_found", status=404)
     if purchase.dispute_status != DisputeStatus.OPEN:
         raise AppError("purchase.no_open_dispute", status=409)
+    if purchase.provider_dispute_id is not None:
+        # A card chargeback is decided by the card network: Stripe refuses a refund of the
+        # disputed charge, and a release would pay the seller before the decision.
+        raise AppError("purchase.chargeback_open", status=409)
 
     try:
         if outcome == "release":
