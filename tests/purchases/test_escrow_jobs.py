@@ -29,7 +29,7 @@ from tests.purchases.conftest import (
     pay,
     product_stock,
 )
-from tests.standins.stripe_server import StripeStandIn
+from tests.standins.stripe_server import Fault, StripeStandIn
 
 
 async def _paid_purchase(
@@ -559,3 +559,25 @@ async def test_admin_cannot_resolve_chargeback(
     assert (body["status"], body["holdReason"]) == ("paid", "dispute")
     assert stripe_env.calls("POST", "/v1/refunds") == []
     assert stripe_env.world.transfers == {}
+
+
+async def test_refused_cancel_keeps_purchase(
+    client: httpx.AsyncClient,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, product = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    # Stripe answers 400 to the cancellation of the payment: a retry would fail the same way.
+    stripe_env.inject_fault(Fault("POST", "/v1/payment_intents/", status=400))
+
+    response = await client.post(
+        f"/api/purchases/{purchase['id']}/cancel", headers=auth_headers(buyer)
+    )
+
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["code"] == "payments.refund_failed"
+    body = await _get(client, purchase, auth_headers(buyer))
+    assert body["status"] == "paid"
+    assert await product_stock(client, product, auth_headers(seller)) == 2

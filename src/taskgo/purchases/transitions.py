@@ -174,7 +174,14 @@ async def do_cancel(
     except PaymentError as error:
         if error.retryable:
             raise _unavailable(error) from error
-        raise
+        # A retry would fail the same way, so the purchase stays as it is for the team.
+        log.error(
+            "purchase.cancel_refund_failed",
+            purchase_id=str(purchase.id),
+            reason=error.reason,
+            provider_code=error.provider_code,
+        )
+        raise AppError("payments.refund_failed", status=502) from error
     purchase.status = PurchaseStatus.CANCELED.value
     purchase.canceled_at = now()
     purchase.cancel_reason = reason
