@@ -111,8 +111,36 @@ def test_unknown_event_kept_as_in_transit() -> None:
         {"codigo": "PO", "tipo": "01"},
         {"codigo": "PO", "tipo": "01", "dtHrCriado": "ontem"},
         {"codigo": " ", "tipo": "01", "dtHrCriado": "2026-03-01T10:00:00"},
+        {"codigo": "X" * 100, "tipo": "01", "dtHrCriado": "2026-03-01T10:00:00"},
+        {"codigo": "PO", "tipo": "01", "dtHrCriado": "9999-12-31T23:00:00"},
+        {"codigo": "PO", "tipo": "01", "dtHrCriado": "0001-01-01T00:00:00+05:00"},
     ],
 )
 def test_malformed_event_raises(raw: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         parse_correios_event(raw)
+
+
+def test_unstorable_characters_are_dropped() -> None:
+    event = parse_correios_event(
+        {
+            "codigo": "PO",
+            "tipo": "01",
+            "descricao": "Objeto\u0000 postado\ud800",
+            "dtHrCriado": "2026-03-01T10:00:00",
+            "unidade": {"endereco": {"cidade": "CAS\u0000CAVEL", "uf": "pr\udfff"}},
+        }
+    )
+
+    assert event.description == "Objeto postado"
+    assert event.location == "CASCAVEL - PR"
+
+
+@pytest.mark.parametrize("raw_type", ["9" * 40, 10**40, -1, "\u00b2"])
+def test_out_of_range_type_unknown(raw_type: object) -> None:
+    event = parse_correios_event(
+        {"codigo": "BDE", "tipo": raw_type, "dtHrCriado": "2026-03-01T10:00:00"}
+    )
+
+    assert event.carrier_code == "BDE---"
+    assert not event.mapped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.notifications.models import Notification
 from taskgo.purchases.models import Purchase, PurchaseStatus
+from taskgo.tracking import service
 from taskgo.tracking.client import CorreiosClient, CorreiosCredentials
 from taskgo.tracking.models import TrackingEvent, TrackingShipment
 from taskgo.tracking.polling import run_poll
@@ -312,6 +314,31 @@ async def test_recoded_shipment_follows_new_code(
     assert shipment.status == "posted"
 
 
+async def test_recode_drops_wrong_parcel_events(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    correios.add_events(CODE_A, *_journey("in_transit"))
+    await run_poll(correios_provider, client=standin_client)
+    purchase.tracking_code = CODE_B
+    await db.flush()
+    # The right parcel was posted before the mistyped one last moved.
+    correios.add_events(CODE_B, StandinEvent("PO", "01", "Objeto postado", _recent_local(40)))
+
+    await run_poll(correios_provider, client=standin_client)
+
+    timeline = await service.timeline_of(db, purchase=purchase)
+    assert timeline.tracking_code == CODE_B
+    assert timeline.status == "posted"
+    assert [(event.tracking_code, event.status) for event in timeline.events] == [
+        (CODE_B, "posted")
+    ]
+
+
 async def test_failed_runs_alert_admins(
     db: AsyncSession,
     correios: CorreiosStandin,
@@ -338,3 +365,47 @@ async def test_failed_runs_alert_admins(
     assert "3" in alerts[0].body
     count = await db.scalar(select(func.count()).select_from(TrackingEvent))
     assert count == 0
+
+
+@dataclass
+class _RawFieldsEvent(StandinEvent):
+    """An SRO event with some fields replaced by raw JSON values."""
+
+    overrides: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), **(self.overrides or {})}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"codigo": "X" * 100},
+        {"descricao": "Objeto\u0000postado"},
+        {"descricao": "Objeto \ud800 postado"},
+        {"unidade": {"endereco": {"cidade": "CAS\u0000CAVEL", "uf": "PR"}}},
+        {"dtHrCriado": "9999-12-31T23:00:00"},
+    ],
+)
+async def test_malformed_event_spares_other_parcels(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    overrides: dict[str, Any],
+) -> None:
+    malformed = await make_purchase(tracking_code=CODE_A)
+    plain = await make_purchase(tracking_code=CODE_B)
+    raw_event = _RawFieldsEvent(
+        "RO", "01", "Objeto em trânsito", _recent_local(2), overrides=overrides
+    )
+    correios.add_events(CODE_A, *_journey("posted"), raw_event)
+    correios.add_events(CODE_B, *_journey("posted"))
+
+    report = await run_poll(correios_provider, client=standin_client)
+
+    assert not report.failed
+    assert [event.status for event in await _events(db, plain)] == ["posted"]
+    assert (await _events(db, malformed))[0].status == "posted"
+    assert (await _shipment(db, malformed)).last_polled_at is not None

@@ -8,6 +8,7 @@ maps to ``in_transit`` and is reported as unmapped so the table can grow from re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,11 @@ _ZONE_BY_UF: dict[str, ZoneInfo] = {
     "MT": ZoneInfo("America/Cuiaba"),
     "MS": ZoneInfo("America/Campo_Grande"),
 }
+
+# SRO family codes are a few letters, so a longer code is rejected instead of keyed.
+_FAMILY_PATTERN = re.compile(r"[A-Z0-9]{1,8}")
+# PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8.
+_UNSTORABLE_CHARS = re.compile(r"[\x00\ud800-\udfff]")
 
 # Families whose every type means the parcel moves between units.
 _IN_TRANSIT_FAMILIES = frozenset({"RO", "DO", "TRI", "PAR", "PMT", "CMT", "CUN", "CD", "TRA"})
@@ -111,7 +117,10 @@ def parse_correios_time(value: str, *, uf: str | None) -> datetime:
     if parsed.tzinfo is None:
         zone = _ZONE_BY_UF.get((uf or "").upper(), _DEFAULT_ZONE)
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"SRO time out of range after conversion to UTC: {value!r}") from exc
 
 
 def parse_event_type(raw: Any) -> int | None:
@@ -119,10 +128,14 @@ def parse_event_type(raw: Any) -> int | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
+        return raw if 0 <= raw <= 999 else None
+    if isinstance(raw, str) and re.fullmatch(r"[0-9]{1,3}", raw.strip()):
         return int(raw.strip())
     return None
+
+
+def _clean_text(value: str) -> str:
+    return _UNSTORABLE_CHARS.sub("", value).strip()
 
 
 def format_unit_location(unit: Any) -> tuple[str | None, str | None]:
@@ -132,11 +145,14 @@ def format_unit_location(unit: Any) -> tuple[str | None, str | None]:
     address = unit.get("endereco")
     if not isinstance(address, dict):
         name = unit.get("nome")
-        return (name if isinstance(name, str) and name else None), None
+        cleaned = _clean_text(name) if isinstance(name, str) else ""
+        return cleaned or None, None
     city = address.get("cidade")
     uf = address.get("uf")
-    city = city.strip() if isinstance(city, str) and city.strip() else None
-    uf = uf.strip().upper() if isinstance(uf, str) and uf.strip() else None
+    city = _clean_text(city) if isinstance(city, str) else None
+    uf = _clean_text(uf).upper() if isinstance(uf, str) else None
+    city = city or None
+    uf = uf or None
     if city and uf:
         return f"{city} - {uf}", uf
     return city or uf, uf
@@ -152,19 +168,22 @@ def parse_correios_event(raw: dict[str, Any]) -> CarrierEvent:
     created = raw.get("dtHrCriado")
     if not isinstance(family, str) or not family.strip():
         raise ValueError("SRO event without codigo")
+    family = family.strip().upper()
+    if not _FAMILY_PATTERN.fullmatch(family):
+        raise ValueError(f"SRO event with an invalid codigo: {family[:20]!r}")
     if not isinstance(created, str):
         raise ValueError("SRO event without dtHrCriado")
 
     event_type = parse_event_type(raw.get("tipo"))
     location, uf = format_unit_location(raw.get("unidade"))
-    status = map_correios_status(family.strip(), event_type)
+    status = map_correios_status(family, event_type)
     description = raw.get("descricao")
     type_suffix = f"{event_type:02d}" if event_type is not None else "--"
 
     return CarrierEvent(
-        carrier_code=f"{family.strip().upper()}-{type_suffix}",
+        carrier_code=f"{family}-{type_suffix}",
         status=status or TrackingStatus.IN_TRANSIT,
-        description=description.strip() if isinstance(description, str) else "",
+        description=_clean_text(description) if isinstance(description, str) else "",
         location=location,
         occurred_at=parse_correios_time(created, uf=uf),
         mapped=status is not None,
