@@ -82,19 +82,44 @@ async def ensure_shipment(session: AsyncSession, *, purchase: Purchase) -> Track
             shipment_id=str(shipment.id),
         )
         shipment.tracking_code = code
+        # Events of the mistyped code belong to another parcel, so the status restarts from
+        # the events stored under the new code (usually none).
+        latest = await _latest_event(session, purchase_id=purchase_id, tracking_code=code)
+        shipment.status = latest.status if latest is not None else None
+        shipment.last_event_at = latest.occurred_at if latest is not None else None
         shipment.not_found_since = None
         shipment.not_found_warned_at = None
         shipment.last_carrier_message = None
     return shipment
 
 
-async def list_events(session: AsyncSession, *, purchase_id: uuid.UUID) -> list[TrackingEvent]:
+async def list_events(
+    session: AsyncSession, *, purchase_id: uuid.UUID, tracking_code: str
+) -> list[TrackingEvent]:
     query = (
         select(TrackingEvent)
-        .where(TrackingEvent.purchase_id == purchase_id)
+        .where(
+            TrackingEvent.purchase_id == purchase_id,
+            TrackingEvent.tracking_code == tracking_code,
+        )
         .order_by(TrackingEvent.occurred_at, TrackingEvent.created_at, TrackingEvent.id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def _latest_event(
+    session: AsyncSession, *, purchase_id: uuid.UUID, tracking_code: str
+) -> TrackingEvent | None:
+    query = (
+        select(TrackingEvent)
+        .where(
+            TrackingEvent.purchase_id == purchase_id,
+            TrackingEvent.tracking_code == tracking_code,
+        )
+        .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.created_at.desc())
+        .limit(1)
+    )
+    return await session.scalar(query)
 
 
 async def get_timeline(session: AsyncSession, *, purchase_id: uuid.UUID, user: User) -> Timeline:
@@ -110,7 +135,9 @@ async def timeline_of(session: AsyncSession, *, purchase: Purchase) -> Timeline:
     shipment = await ensure_shipment(session, purchase=purchase)
     if shipment is None:
         return Timeline(tracking_code=None, status="not_shipped", events=[])
-    events = await list_events(session, purchase_id=purchase.id)
+    events = await list_events(
+        session, purchase_id=purchase.id, tracking_code=shipment.tracking_code
+    )
     return Timeline(
         tracking_code=shipment.tracking_code,
         status=shipment.status or "pending",
