@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.notifications.models import Notification
@@ -16,7 +16,11 @@ from taskgo.tracking import service
 from taskgo.tracking.client import CorreiosClient, CorreiosCredentials
 from taskgo.tracking.models import TrackingEvent, TrackingShipment
 from taskgo.tracking.polling import run_poll
-from taskgo.tracking.settings import TrackingSettings
+from taskgo.tracking.settings import (
+    TrackingSettings,
+    get_tracking_settings,
+    reset_tracking_settings,
+)
 from tests.standins.correios import CorreiosStandin, StandinEvent
 from tests.tracking.conftest import MakeShipped
 
@@ -409,3 +413,40 @@ async def test_malformed_event_spares_other_parcels(
     assert [event.status for event in await _events(db, plain)] == ["posted"]
     assert (await _events(db, malformed))[0].status == "posted"
     assert (await _shipment(db, malformed)).last_polled_at is not None
+
+
+async def test_failed_batch_spares_other_batches(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRACKING_BATCH_SIZE", "1")
+    reset_tracking_settings()
+    failing = await make_purchase(tracking_code=CODE_A)
+    plain = await make_purchase(tracking_code=CODE_B)
+    correios.add_events(CODE_A, *_journey("posted"))
+    correios.add_events(CODE_B, *_journey("posted"))
+    # A real database failure for one parcel's events, rolled back with the test.
+    await db.execute(
+        text(
+            "CREATE FUNCTION test_reject_event() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'rejected by the test'; END $$"
+        )
+    )
+    await db.execute(
+        text(
+            "CREATE TRIGGER test_reject_event BEFORE INSERT ON tracking_events FOR EACH ROW "
+            f"WHEN (NEW.tracking_code = '{CODE_A}') EXECUTE FUNCTION test_reject_event()"
+        )
+    )
+
+    report = await run_poll(get_tracking_settings(), client=standin_client)
+
+    assert report.batches_failed == 1
+    assert report.batches_done == 1
+    assert not report.failed
+    assert [event.status for event in await _events(db, plain)] == ["posted"]
+    assert await _events(db, failing) == []

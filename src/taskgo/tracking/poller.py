@@ -52,6 +52,7 @@ class PollReport:
     batches_done: int = 0
     requests: int = 0
     new_events: int = 0
+    batches_failed: int = 0
     failed: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -106,10 +107,22 @@ class ShipmentPoller:
                 by_code: dict[str, list[PollTarget]] = {}
                 for target in batch:
                     by_code.setdefault(target.tracking_code, []).append(target)
-                async with self._session_factory() as session:
-                    report.new_events += await self._apply_answer(
-                        session, by_code, answer, self._clock()
+                try:
+                    async with self._session_factory() as session:
+                        report.new_events += await self._apply_answer(
+                            session, by_code, answer, self._clock()
+                        )
+                except Exception as exc:
+                    # Correios replied, so the run goes on: one batch that cannot be stored
+                    # must not stop the others. Its shipments stay first in line next run.
+                    report.batches_failed += 1
+                    report.errors.append(f"batch not stored: {type(exc).__name__}")
+                    logger.exception(
+                        "tracking.poll.batch_failed",
+                        codes=sorted(by_code),
+                        batches_done=report.batches_done,
                     )
+                    continue
                 report.batches_done += 1
         except CorreiosError as exc:
             report.failed = True
@@ -128,6 +141,7 @@ class ShipmentPoller:
             batches_done=report.batches_done,
             requests=report.requests,
             new_events=report.new_events,
+            batches_failed=report.batches_failed,
             failed=report.failed,
         )
         return report
