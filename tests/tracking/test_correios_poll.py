@@ -450,3 +450,21 @@ async def test_failed_batch_spares_other_batches(
     assert not report.failed
     assert [event.status for event in await _events(db, plain)] == ["posted"]
     assert await _events(db, failing) == []
+
+
+async def test_future_event_is_skipped(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    purchase = await make_purchase(tracking_code=CODE_A)
+    future = StandinEvent("BDE", "01", "Objeto entregue ao destinatário", _recent_local(-24 * 30))
+    correios.add_events(CODE_A, *_journey("posted"), future)
+
+    await run_poll(correios_provider, client=standin_client)
+
+    # Stored, a month ahead it would stay the latest event and freeze the status.
+    assert [event.status for event in await _events(db, purchase)] == ["posted"]
+    assert (await _shipment(db, purchase)).status == "posted"

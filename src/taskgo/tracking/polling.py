@@ -31,6 +31,8 @@ from taskgo.tracking.settings import TrackingSettings, get_tracking_settings
 logger = structlog.get_logger(__name__)
 
 _MAX_MESSAGE_CHARS = 300
+# Carrier events dated later than this past the poll are skipped (clock errors, bad data).
+_MAX_FUTURE = timedelta(days=1)
 
 
 async def list_targets(session: AsyncSession, now: datetime) -> list[PollTarget]:
@@ -101,12 +103,22 @@ async def _apply_object(
 
     shipment.last_polled_at = now
     if tracked.events:
+        events = [event for event in tracked.events if event.occurred_at <= now + _MAX_FUTURE]
+        if len(events) < len(tracked.events):
+            # A time far ahead would stay the latest event for good and freeze the status.
+            logger.warning(
+                "tracking.poll.future_event_skipped",
+                shipment_id=str(shipment.id),
+                skipped=len(tracked.events) - len(events),
+            )
+        if not events:
+            return 0
         shipment.last_carrier_message = None
         inserted = await service.record_events(
             session,
             shipment=shipment,
             purchase=purchase,
-            events=tracked.events,
+            events=events,
             source="correios",
             now=now,
         )
