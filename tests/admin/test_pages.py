@@ -252,7 +252,7 @@ async def test_approve_from_console(
         data={"csrf_token": csrf_from(page.text)},
     )
     assert again.status_code == 409
-    assert "Este envio já foi decidido (approved)." in again.text
+    assert "Este envio já foi decidido (aprovado)." in again.text
 
 
 async def test_cross_origin_post_rejected(
@@ -291,3 +291,28 @@ async def test_logout_ends_session(signed_in: httpx.AsyncClient) -> None:
     assert response.status_code == 303
     after = await signed_in.get("/admin/verifications")
     assert after.status_code == 303
+
+
+async def test_audit_before_out_of_range(signed_in: httpx.AsyncClient) -> None:
+    response = await signed_in.get("/admin/audit?before=99999999999999999999999")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.less_than_equal"
+    assert error["details"]["field"] == "before"
+
+
+async def test_approve_superscript_digit_cpf(
+    signed_in: httpx.AsyncClient,
+    db: AsyncSession,
+    submission: VerificationSubmission,
+    partner: User,
+) -> None:
+    page = await signed_in.get(f"/admin/verifications/{submission.id}")
+    response = await signed_in.post(
+        f"/admin/verifications/{submission.id}/approve",
+        data={"csrf_token": csrf_from(page.text), "cpf": "529.982.247-2\u00b2"},
+    )
+    assert response.status_code == 422
+    assert "CPF inválido: confira os 11 dígitos e os dígitos verificadores." in response.text
+    await db.refresh(partner)
+    assert partner.verification_status == "pending"

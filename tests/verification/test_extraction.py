@@ -39,6 +39,8 @@ def test_valid_cpfs(cpf: str) -> None:
         "5299822472",
         "529982247250",
         "5299822472a",
+        "5299822472\u00b2",
+        "\u0665\u0662\u0669\u0669\u0668\u0662\u0662\u0664\u0667\u0662\u0665",
     ],
 )
 def test_invalid_cpfs(cpf: str) -> None:

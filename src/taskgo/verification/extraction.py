@@ -115,7 +115,10 @@ def strip_accents(text: str) -> str:
 
 def is_valid_cpf(digits: str) -> bool:
     """Check an 11-digit CPF's two mod-11 check digits; repeated digits are invalid."""
-    if len(digits) != CPF_LENGTH or not digits.isdigit() or len(set(digits)) == 1:
+    # isdigit() alone also accepts digits such as "²" and "٥", which int() rejects or reads.
+    if len(digits) != CPF_LENGTH or not (digits.isascii() and digits.isdigit()):
+        return False
+    if len(set(digits)) == 1:
         return False
     values = [int(char) for char in digits]
     for position in (9, 10):

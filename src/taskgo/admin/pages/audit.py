@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from taskgo.admin.pages.rendering import render
@@ -17,6 +17,8 @@ from taskgo.users.models import User
 router = APIRouter()
 
 AUDIT_PAGE_SIZE = 50
+# Audit ids are PostgreSQL bigints; a larger `before` would fail in the database.
+MAX_AUDIT_ID = 2**63 - 1
 
 # Actions with a translated label (`admin.audit.action.<action>`); other domains' actions
 # are shown by their code.
@@ -28,7 +30,11 @@ def action_label_key(action: str) -> str | None:
 
 
 @router.get("/audit")
-async def audit_log(request: Request, session: DbSession, before: int | None = None) -> Response:
+async def audit_log(
+    request: Request,
+    session: DbSession,
+    before: Annotated[int | None, Query(ge=1, le=MAX_AUDIT_ID)] = None,
+) -> Response:
     admin = await page_admin(request, session)
     if isinstance(admin, Response):
         return admin
