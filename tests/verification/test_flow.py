@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.db.session import session_scope
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.users.models import User
+from taskgo.verification import review
 from taskgo.verification.models import VerificationSubmission
 from tests.verification.conftest import (
     Headers,
@@ -278,6 +279,7 @@ async def test_submit_validation_errors(
     response = await client.post(url, json=same, headers=headers)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "verification.duplicate_upload"
+    assert response.json()["error"]["details"]["field"] == "documentBack"
 
     swapped = {**ids, "selfie": ids["documentBack"], "documentBack": ids["selfie"]}
     response = await client.post(url, json=swapped, headers=headers)
@@ -387,3 +389,27 @@ async def test_unreadable_cpf_still_shows_status(
     assert status.status_code == 200
     assert status.json()["extracted"]["cpf"] is None
     assert status.json()["extracted"]["name"] == "JOSÉ CONCEIÇÃO DA SILVA ARAÚJO"
+
+
+async def test_resubmit_reused_selfie_named(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    partner: User,
+    make_user: MakeUser,
+    auth_headers: Headers,
+) -> None:
+    headers = auth_headers(partner)
+    first = await _three_uploads(client, headers)
+    response = await client.post("/api/verification/submit", json=first, headers=headers)
+    assert response.status_code == 202
+    admin = await make_user(role="admin", name="Beatriz Admin")
+    await review.reject(
+        db, submission_id=uuid.UUID(response.json()["id"]), admin=admin, reason="Selfie escura."
+    )
+
+    fresh = await _three_uploads(client, headers)
+    again = {**fresh, "selfie": first["selfie"]}
+    response = await client.post("/api/verification/submit", json=again, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "verification.upload_already_used"
+    assert response.json()["error"]["details"]["field"] == "selfie"

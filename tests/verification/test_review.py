@@ -22,6 +22,7 @@ from taskgo.users.models import User
 from taskgo.verification import review
 from taskgo.verification.extraction import age_on
 from taskgo.verification.models import VerificationSubmission
+from taskgo.verification.service import cpf_fingerprint
 from tests.verification.conftest import Headers, ImageSet, MakeUser, SubmitImages, upload_image
 from tests.verification.documents import (
     Holder,
@@ -297,3 +298,30 @@ async def test_concurrent_decisions_one_wins(
         assert stored.status == winner
         assert user.verification_status == ("verified" if winner == "approved" else "rejected")
         assert len(list(entries)) == 1
+
+
+async def test_late_analysis_keeps_approved_cpf(
+    db: AsyncSession,
+    partner: User,
+    admin: User,
+    make_user: MakeUser,
+    submit_images: SubmitImages,
+) -> None:
+    response = await submit_images(partner)
+    assert response.status_code == 202, response.text
+    submission_id = uuid.UUID(response.json()["id"])
+    # Approved before the analysis job ran, with the CPF the admin typed.
+    await review.approve(db, submission_id=submission_id, admin=admin, cpf_input="111.444.777-35")
+    await run_queued_jobs(db, task_names={"verification.analyze"})
+
+    submission = await db.get(VerificationSubmission, submission_id)
+    assert submission is not None
+    await db.refresh(submission)
+    assert submission.analysis_status == "done"
+    assert submission.cpf_fingerprint == cpf_fingerprint("11144477735")
+
+    impostor = await make_user(role="partner", name="Maria Souza")
+    other = await submitted(db, submit_images, impostor)
+    with pytest.raises(AppError) as error:
+        await review.approve(db, submission_id=other.id, admin=admin, cpf_input="111.444.777-35")
+    assert error.value.code == "verification.cpf_in_use"

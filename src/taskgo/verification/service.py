@@ -81,8 +81,11 @@ async def _check_uploads(session: AsyncSession, *, user: User, body: SubmitIn) -
         "documentBack": body.document_back,
         "selfie": body.selfie,
     }
-    if len(set(requested.values())) != len(requested):
-        raise AppError("verification.duplicate_upload", field="selfie")
+    seen: set[uuid.UUID] = set()
+    for field_name, upload_id in requested.items():
+        if upload_id in seen:
+            raise AppError("verification.duplicate_upload", field=field_name)
+        seen.add(upload_id)
 
     owned = await uploads.get_owned_uploads(
         session, owner_id=user.id, upload_ids=list(requested.values())
@@ -101,17 +104,23 @@ async def _check_uploads(session: AsyncSession, *, user: User, body: SubmitIn) -
     # Each submission needs fresh photos: retention deletes the images of decided
     # submissions, so sharing them would delete a newer submission's evidence.
     ids = [upload.id for upload in chosen.values()]
-    reused = await session.scalar(
-        select(VerificationSubmission.id)
-        .where(
-            VerificationSubmission.document_front_id.in_(ids)
-            | VerificationSubmission.document_back_id.in_(ids)
-            | VerificationSubmission.selfie_id.in_(ids)
+    used = (
+        await session.execute(
+            select(
+                VerificationSubmission.document_front_id,
+                VerificationSubmission.document_back_id,
+                VerificationSubmission.selfie_id,
+            ).where(
+                VerificationSubmission.document_front_id.in_(ids)
+                | VerificationSubmission.document_back_id.in_(ids)
+                | VerificationSubmission.selfie_id.in_(ids)
+            )
         )
-        .limit(1)
-    )
-    if reused is not None:
-        raise AppError("verification.upload_already_used", field="documentFront")
+    ).all()
+    used_ids = {upload_id for row in used for upload_id in row}
+    for field_name, upload in chosen.items():
+        if upload.id in used_ids:
+            raise AppError("verification.upload_already_used", field=field_name)
     return chosen
 
 
@@ -271,7 +280,10 @@ async def _store_report(
             session, fingerprint=fingerprint, user_id=submission.user_id
         )
         submission.extracted_cpf_encrypted = encrypt_field(cpf, context=SUBMISSION_CPF_CONTEXT)
-        submission.cpf_fingerprint = fingerprint
+        # A decision taken before the analysis ran fixed the fingerprint of the CPF it
+        # approved; the duplicate-CPF check reads it, so OCR must not replace it.
+        if submission.status == SubmissionStatus.PENDING:
+            submission.cpf_fingerprint = fingerprint
 
     submission.extracted_name = report.fields.name
     submission.extracted_birth_date = report.fields.birth_date
