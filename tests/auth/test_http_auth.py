@@ -134,3 +134,30 @@ async def test_role_required_names_roles_in_language(
     assert pt.json()["error"]["message"] == "Esta ação é permitida apenas para: parceiros."
     assert en.json()["error"]["message"] == "This action is allowed only for: partners."
     assert pt.json()["error"]["details"] == {"roles": ["partner"]}
+
+
+async def test_odd_claims_create_user(client: httpx.AsyncClient, db: AsyncSession) -> None:
+    from taskgo.auth.service import dev_issuer
+
+    issuer = dev_issuer()
+    assert issuer is not None
+    token = jwt.encode(
+        {
+            **jwt.decode(
+                issuer.issue(uid="odd-claims", role="client", name="x"),
+                options={"verify_signature": False},
+            ),
+            "name": "Ana\x00\u202e Souza\n",
+            "email": "a" * 400 + "@example.com",
+            "phone_number": "+55\x00",
+        },
+        issuer._private_key,
+        algorithm="RS256",
+        headers={"kid": issuer.kid},
+    )
+    response = await client.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "Ana Souza"
+    assert body["email"] is None
+    assert body["phone"] is None

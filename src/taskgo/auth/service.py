@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, select
@@ -16,6 +17,7 @@ from taskgo.config import Settings
 from taskgo.db.session import session_scope
 from taskgo.errors import AppError
 from taskgo.users.models import Role, User
+from taskgo.users.schemas import NAME_FORBIDDEN_CHARACTERS
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +70,14 @@ def _verifier() -> TokenVerifier:
 _USER_BY_UID = select(User).where(User.firebase_uid == bindparam("uid"))
 
 
+def _claim_text(claims: dict[str, Any], key: str, *, max_length: int) -> str | None:
+    """Return a text claim that fits its column, or None (PostgreSQL text cannot hold NUL)."""
+    value = claims.get(key)
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        return None
+    return value
+
+
 async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> User:
     user = await session.scalar(_USER_BY_UID, {"uid": verified.uid})
     if user is not None:
@@ -80,11 +90,13 @@ async def get_or_create_user(session: AsyncSession, verified: VerifiedToken) -> 
         role = Role.ADMIN.value
     raw_name = claims.get("name")
     name = raw_name if isinstance(raw_name, str) else ""
-    email = claims.get("email") if isinstance(claims.get("email"), str) else None
-    phone = claims.get("phone_number") if isinstance(claims.get("phone_number"), str) else None
+    # Firebase lets each user set their own display name, so it may contain any text.
+    name = NAME_FORBIDDEN_CHARACTERS.sub("", name).strip()[:200]
+    email = _claim_text(claims, "email", max_length=320)
+    phone = _claim_text(claims, "phone_number", max_length=32)
     await session.execute(
         insert(User)
-        .values(firebase_uid=verified.uid, role=role, name=name[:200], email=email, phone=phone)
+        .values(firebase_uid=verified.uid, role=role, name=name, email=email, phone=phone)
         .on_conflict_do_nothing(index_elements=[User.firebase_uid])
     )
     user = await session.scalar(_USER_BY_UID, {"uid": verified.uid})

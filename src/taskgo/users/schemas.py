@@ -2,12 +2,50 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from taskgo.schemas import ApiModel
+
+# C0 and C1 controls (line breaks and tabs included), lone surrogates and bidirectional
+# marks and overrides. They can make a name display as a different name on other screens.
+NAME_FORBIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def check_name(value: str) -> str:
+    forbidden = NAME_FORBIDDEN_CHARACTERS.search(value)
+    if forbidden is not None:
+        raise PydanticCustomError(
+            "user.name_control_character",
+            "the name contains a control character",
+            {"codepoint": f"U+{ord(forbidden.group()):04X}"},
+        )
+    return value
+
+
+def normalize_phone(value: str) -> str:
+    """Return a phone number in E.164 form (`+5545999990000`).
+
+    Spaces, dots, dashes and parentheses are ignored. Numbers without `+` are Brazilian:
+    a two-digit area code and 8 or 9 digits, optionally after the trunk prefix 0.
+    """
+    compact = re.sub(r"[\s().-]", "", value)
+    if compact.startswith("+"):
+        digits = compact[1:]
+        valid = 8 <= len(digits) <= 15
+    else:
+        digits = compact.removeprefix("0")
+        valid = len(digits) in (10, 11)
+        digits = "55" + digits if valid else digits
+    if not (valid and digits.isascii() and digits.isdigit()) or digits.startswith(("0", "550")):
+        raise PydanticCustomError("user.invalid_phone", "the phone number is invalid")
+    return "+" + digits
 
 
 class CityOut(ApiModel):
@@ -28,5 +66,11 @@ class MeOut(ApiModel):
 
 
 class MeUpdateIn(ApiModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, AfterValidator(check_name)] | None = Field(
+        default=None, min_length=1, max_length=200
+    )
     locale: Literal["pt_BR", "en"] | None = None
+    # null clears the phone number; a field left out keeps it.
+    phone: Annotated[str, AfterValidator(normalize_phone)] | None = Field(
+        default=None, max_length=32
+    )

@@ -43,6 +43,8 @@ async def update_profile(session: AsyncSession, *, user: User, changes: MeUpdate
         user.name = changes.name
     if changes.locale is not None:
         user.locale = changes.locale
+    if "phone" in changes.model_fields_set:
+        user.phone = changes.phone
     await session.flush()
     return user
 
