@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from taskgo.bank_accounts.account_numbers import (
@@ -84,3 +86,18 @@ def test_account_identity_ignores_padding() -> None:
     )
     assert padded == bare
     assert other_digit != bare
+
+
+@pytest.mark.parametrize(
+    ("normalize", "number", "code"),
+    [
+        (normalize_agency, "١٢٣٤", "bank_account.agency_invalid"),
+        (normalize_agency, "1²34", "bank_account.agency_invalid"),
+        (normalize_account, "١٢٣٤٥-6", "bank_account.account_invalid"),
+        (normalize_account, "12³45-6", "bank_account.account_invalid"),
+    ],
+)
+def test_non_ascii_digits_rejected(normalize: Any, number: str, code: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        normalize(number)
+    assert error.value.code == code

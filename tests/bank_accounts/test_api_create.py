@@ -411,3 +411,28 @@ async def test_company_cnpj_constant_valid() -> None:
     from taskgo.bank_accounts.documents import normalize_cnpj
 
     assert normalize_cnpj(COMPANY_CNPJ) == COMPANY_CNPJ
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"account": "12³45"}, "account"),
+        ({"agency": "1²34"}, "agency"),
+        ({"account": "١٢٣٤٥"}, "account"),
+        ({"pixKey": "4²998765432"}, "pixKey"),
+    ],
+)
+async def test_create_non_ascii_digits_rejected(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    partner_headers: dict[str, str],
+    overrides: dict[str, Any],
+    field: str,
+) -> None:
+    response = await client.post(
+        "/api/bank-accounts", json=account_body(**overrides), headers=partner_headers
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["field"] == field
+    assert await count_accounts(db) == 0

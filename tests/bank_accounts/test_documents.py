@@ -154,6 +154,7 @@ def test_parse_document_detects_type(raw: str, expected: Document) -> None:
         ("529.982.247-26", "bank_account.cpf_invalid"),
         ("12ABC34501DE36", "bank_account.cnpj_invalid"),
         ("ABCDEFGHIJK", "bank_account.cpf_invalid"),
+        ("٥٢٩.٩٨٢.٢٤٧-25", "bank_account.cpf_invalid"),
     ],
 )
 def test_parse_document_rejects(raw: str, code: str) -> None:

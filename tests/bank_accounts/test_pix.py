@@ -139,3 +139,23 @@ def test_pix_every_area_code_bare_is_ambiguous(area: int) -> None:
     with pytest.raises(InvalidValue) as caught:
         parse_pix_key(f"{area}987654321")
     assert caught.value.code == "bank_account.pix_key_ambiguous"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key_type"),
+    [
+        ("+55 ٤٥ 99876-5432", None),
+        ("4²998765432", None),
+        ("45998765⁴32", PHONE),
+        ("٥٢٩٩٨٢٢٤٧25", CPF),
+    ],
+)
+def test_pix_non_ascii_digits_rejected(raw: str, key_type: PixKeyType | None) -> None:
+    with pytest.raises(InvalidValue):
+        parse_pix_key(raw, key_type=key_type)
+
+
+def test_pix_nil_random_key_rejected() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_pix_key("00000000-0000-0000-0000-000000000000")
+    assert caught.value.code == "bank_account.random_key_invalid"

@@ -160,3 +160,26 @@ def test_verified_cpf_context_matches_verification() -> None:
 
     verification = pytest.importorskip("taskgo.verification.service")
     assert VERIFIED_CPF_CONTEXT == verification.USER_CPF_CONTEXT
+
+
+async def test_new_account_primary_after_rejection(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    auth_headers: Headers,
+    partner_headers: dict[str, str],
+) -> None:
+    admin = await make_user(role="admin")
+    flagged = await create(client, partner_headers, account="111", holderDocument=OTHER_CPF)
+    rejected = await client.post(
+        f"/api/admin/bank-accounts/{flagged['id']}/review",
+        json={"approve": False},
+        headers=auth_headers(admin),
+    )
+    assert rejected.status_code == 200, rejected.text
+
+    replacement = await create(client, partner_headers, account="222")
+
+    assert replacement["isPrimary"] is True
+    listed = await client.get("/api/bank-accounts", headers=partner_headers)
+    primaries = [item["id"] for item in listed.json()["items"] if item["isPrimary"]]
+    assert primaries == [replacement["id"]]

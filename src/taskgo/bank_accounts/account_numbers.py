@@ -21,6 +21,8 @@ ACCOUNT_MAX_DIGITS = 20
 
 _IGNORED = re.compile(r"[\s.]")
 _CHECK_DIGIT = re.compile(r"[0-9X]")
+# ASCII only: str.isdigit() also takes "١٢٣" and "²", which no bank accepts.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class AccountType(StrEnum):
@@ -63,7 +65,7 @@ def _check_digit(digit: str | None, *, prefix: str) -> str | None:
 def normalize_agency(value: str, digit: str | None = None) -> NumberWithDigit:
     """Normalize an agency to 4 digits (left-padded with zeros) and an optional check digit."""
     number, check = _split(value, digit, prefix="agency")
-    if not number.isdigit() or len(number) > AGENCY_MAX_DIGITS or int(number) == 0:
+    if not _DIGITS.fullmatch(number) or len(number) > AGENCY_MAX_DIGITS or int(number) == 0:
         raise InvalidValue("bank_account.agency_invalid", max_digits=AGENCY_MAX_DIGITS)
     return NumberWithDigit(number.zfill(AGENCY_MAX_DIGITS), _check_digit(check, prefix="agency"))
 
@@ -71,7 +73,7 @@ def normalize_agency(value: str, digit: str | None = None) -> NumberWithDigit:
 def normalize_account(value: str, digit: str | None = None) -> NumberWithDigit:
     """Normalize an account number (digits, leading zeros kept) and its required check digit."""
     number, check = _split(value, digit, prefix="account")
-    if not number.isdigit() or len(number) > ACCOUNT_MAX_DIGITS or int(number) == 0:
+    if not _DIGITS.fullmatch(number) or len(number) > ACCOUNT_MAX_DIGITS or int(number) == 0:
         raise InvalidValue("bank_account.account_invalid", max_digits=ACCOUNT_MAX_DIGITS)
     if check is None:
         raise InvalidValue("bank_account.account_digit_missing")

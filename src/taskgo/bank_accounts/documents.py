@@ -20,8 +20,9 @@ CNPJ_LENGTH = 14
 
 # Punctuation people type in documents: "123.456.789-09", "12.ABC.345/01DE-35".
 _SEPARATORS = re.compile(r"[\s./-]")
-_CPF_BODY = re.compile(r"\d{11}")
-_CNPJ_BODY = re.compile(r"[0-9A-Z]{12}\d{2}")
+# [0-9], not \d: \d also matches other scripts' digits, such as "٥٢٩".
+_CPF_BODY = re.compile(r"[0-9]{11}")
+_CNPJ_BODY = re.compile(r"[0-9A-Z]{12}[0-9]{2}")
 
 _CPF_WEIGHTS_FIRST = tuple(range(10, 1, -1))
 _CPF_WEIGHTS_SECOND = tuple(range(11, 1, -1))

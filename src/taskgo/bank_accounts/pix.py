@@ -43,6 +43,8 @@ _CNPJ_MASK = re.compile(r"[0-9A-Z]{2}\.[0-9A-Z]{3}\.[0-9A-Z]{3}/[0-9A-Z]{4}-\d{2
 _PHONE_MARKS = re.compile(r"[()\s]|\d{4,5}-\d{4}$")
 _PHONE_STRIP = re.compile(r"[()\s.-]")
 _DOCUMENT_STRIP = re.compile(r"[\s./-]")
+# ASCII only: str.isdigit() also takes "٤٥" and "²", and int() fails on the latter.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class PixKeyType(StrEnum):
@@ -87,7 +89,7 @@ def normalize_phone(value: str) -> str:
     else:
         national = text
 
-    if not national.isdigit() or len(national) != 11:
+    if not _DIGITS.fullmatch(national) or len(national) != 11:
         raise InvalidValue("bank_account.phone_invalid")
     if int(national[:2]) not in AREA_CODES or national[2] != "9":
         raise InvalidValue("bank_account.phone_invalid")
@@ -99,6 +101,9 @@ def normalize_random_key(value: str) -> str:
     if not _UUID.fullmatch(text):
         raise InvalidValue("bank_account.random_key_invalid")
     bare = text.replace("-", "")
+    if bare == "0" * 32:
+        # The nil UUID is a placeholder, never a key the DICT issued.
+        raise InvalidValue("bank_account.random_key_invalid")
     return f"{bare[:8]}-{bare[8:12]}-{bare[12:16]}-{bare[16:20]}-{bare[20:]}"
 
 
@@ -132,18 +137,19 @@ def detect_pix_key_type(value: str) -> PixKeyType:
         return PixKeyType.PHONE
 
     bare = _DOCUMENT_STRIP.sub("", text).upper()
-    if len(bare) == 14 and re.fullmatch(r"[0-9A-Z]{12}\d{2}", bare):
+    only_digits = _DIGITS.fullmatch(bare) is not None
+    if len(bare) == 14 and re.fullmatch(r"[0-9A-Z]{12}[0-9]{2}", bare):
         return PixKeyType.CNPJ
-    if bare.isdigit() and len(bare) == 13 and bare.startswith("55"):
+    if only_digits and len(bare) == 13 and bare.startswith("55"):
         return PixKeyType.PHONE
-    if bare.isdigit() and len(bare) == 11:
+    if only_digits and len(bare) == 11:
         if _could_be_mobile(bare):
             raise InvalidValue(
                 "bank_account.pix_key_ambiguous",
                 candidates=[PixKeyType.CPF.value, PixKeyType.PHONE.value],
             )
         return PixKeyType.CPF
-    if bare.isdigit() and len(bare) == 10:
+    if only_digits and len(bare) == 10:
         # Area code plus an 8-digit landline: PIX phone keys are mobile numbers only.
         raise InvalidValue("bank_account.phone_invalid")
     raise InvalidValue("bank_account.pix_key_unrecognized")

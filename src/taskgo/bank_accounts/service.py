@@ -201,7 +201,8 @@ async def create_bank_account(
         pix_key_type=pix.type.value if pix else None,
         pix_key_encrypted=sealing.seal(account_id, sealing.PIX_KEY, pix.value) if pix else None,
         pix_key_fingerprint=pix_print,
-        is_primary=not existing,
+        # A partner whose only account was rejected has accounts but no primary one.
+        is_primary=not any(other.is_primary for other in existing),
         review_status=ReviewStatus.PENDING_REVIEW if reasons else ReviewStatus.CLEAR,
         review_reasons=reasons,
         # The statement's clock, not the transaction's: two accounts created in one
