@@ -137,6 +137,36 @@ async def test_empty_message_rejected_localized(
     assert await _count_messages(db) == 0
 
 
+async def test_invisible_only_message_empty(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers, db: AsyncSession
+) -> None:
+    user = await make_user()
+    conversation_id = await new_conversation(client, auth_headers(user))
+
+    response = await _send(client, auth_headers(user), conversation_id, "\u200b\ufeff\u202e\x1b")
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "support.message_empty"
+    assert await _count_messages(db) == 0
+
+
+async def test_control_characters_dropped(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers
+) -> None:
+    user = await make_user()
+    conversation_id = await new_conversation(client, auth_headers(user))
+
+    response = await _send(
+        client,
+        auth_headers(user),
+        conversation_id,
+        "\x1b[31mqual\u200b a taxa?\nobrigado 👨\u200d👩",
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["content"] == "[31mqual a taxa?\nobrigado 👨\u200d👩"
+
+
 async def test_missing_content_field(
     client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.support.history import cut_pasted_text
 from taskgo.support.models import SupportConversation, SupportMessage
 from tests.conftest import MakeUser
 from tests.standins.openai_server import (
@@ -135,6 +136,59 @@ async def test_personal_data_never_sent(
     assert "52998224725" not in sent.replace(".", "").replace("-", "")
     for label in ("[CPF]", "[CNPJ]", "[TELEFONE]", "[E-MAIL]", "[CHAVE PIX]", "[CARTÃO]"):
         assert label in sent
+
+
+def _paste_cut_through_cpf(cpf: str) -> str:
+    """Build a long paste whose cut (at 4,000 characters) falls inside `cpf`."""
+    for pad in range(2600, 3000):
+        text = "x" * pad + f" cpf {cpf} " + "y " * 3000 + "qual a taxa?"
+        cut, _ = cut_pasted_text(text, max_chars=4000, locale="pt_BR")
+        if cpf[:7] in cut and cpf[:11] not in cut:
+            return text
+    raise AssertionError("no cut falls inside the CPF")
+
+
+async def test_paste_cut_keeps_cpf_hidden(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers, use_openai: OpenAIStandIn
+) -> None:
+    use_openai.script(Reply("Entendi."))
+    user = await make_user()
+    conversation_id = await new_conversation(client, auth_headers(user))
+
+    response = await _send(
+        client, auth_headers(user), conversation_id, _paste_cut_through_cpf("529 982 247 25")
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["truncated"] is True
+    assert "529 982" not in _all_request_text(use_openai)
+    assert "529 982" not in response.json()["message"]["content"]
+
+
+async def test_missing_usage_estimated_for_budget(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    auth_headers: Headers,
+    use_openai: OpenAIStandIn,
+    support_env: SetEnv,
+    db: AsyncSession,
+) -> None:
+    support_env(SUPPORT_DAILY_TOKEN_BUDGET=1000)
+    use_openai.script(Reply("Entendi.", usage=(0, 0)))
+    user = await make_user()
+    conversation_id = await new_conversation(client, auth_headers(user))
+
+    first = await _send(client, auth_headers(user), conversation_id, "qual a taxa?")
+    second = await _send(client, auth_headers(user), conversation_id, "e o prazo?")
+
+    assert first.status_code == 200, first.text
+    reply = await db.scalar(select(SupportMessage).where(SupportMessage.role == "assistant"))
+    assert reply is not None
+    # The tool schemas alone are several hundred tokens.
+    assert reply.prompt_tokens > 500
+    assert reply.completion_tokens > 0
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "support.daily_budget_exhausted"
 
 
 async def test_quota_exhausted_falls_back_and_flags(

@@ -8,13 +8,18 @@ conversation for the admin.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
 
 from taskgo.i18n import translate
-from taskgo.support.history import estimate_tools_tokens, trim_history
+from taskgo.support.history import (
+    estimate_message_tokens,
+    estimate_tokens,
+    estimate_tools_tokens,
+    trim_history,
+)
 from taskgo.support.provider import (
     ChatMessage,
     ChatProvider,
@@ -92,7 +97,10 @@ async def _call_model(
 ) -> Completion:
     outbound = [_outbound(message) for message in messages]
     if on_delta is None:
-        return await provider.complete(messages=outbound, tools=tools, tool_choice=tool_choice)
+        completion = await provider.complete(
+            messages=outbound, tools=tools, tool_choice=tool_choice
+        )
+        return _with_usage(completion, messages=outbound, tools=tools)
 
     final: Completion | None = None
     async for event in provider.stream(messages=outbound, tools=tools, tool_choice=tool_choice):
@@ -103,7 +111,25 @@ async def _call_model(
             final = event
     if final is None:
         raise ProviderError(ProviderErrorKind.BAD_RESPONSE, "stream ended without a completion")
-    return final
+    return _with_usage(final, messages=outbound, tools=tools)
+
+
+def _with_usage(
+    completion: Completion, *, messages: Sequence[ChatMessage], tools: Sequence[dict[str, Any]]
+) -> Completion:
+    """Estimate the tokens of a completion whose server reported none.
+
+    A server may report no usage, or zeros, and the daily token budget would then never
+    run out.
+    """
+    if completion.usage.total_tokens > 0:
+        return completion
+    prompt = sum(estimate_message_tokens(message) for message in messages)
+    reply = estimate_tokens(completion.content or "") + sum(
+        estimate_tokens(call.arguments) for call in completion.tool_calls
+    )
+    usage = Usage(prompt_tokens=prompt + estimate_tools_tokens(tools), completion_tokens=reply)
+    return replace(completion, usage=usage)
 
 
 async def _run_rounds(

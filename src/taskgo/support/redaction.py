@@ -13,6 +13,7 @@ are protected, because the assistant needs them to look up orders.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,9 +44,15 @@ LABELS: dict[str, str] = {
 # Boundaries that keep a detector from starting or ending inside a longer token.
 _START = r"(?<![\w@])"
 _END = r"(?![\w@]|[.,/-]\w)"
+# Numbers glued to a word still count on their own: "CPF12345678909", "tel45998765432zap".
+# Only for detectors that start (or end) with a digit, so letters cannot join the match.
+_NUMBER_START = r"(?:(?<![\w@])|(?<=[^\W\d])(?=\d))"
+_NUMBER_END = r"(?:(?<=\d)(?=[^\W\d])|(?![\w@]|[.,/-]\w))"
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_PIX_CONTEXT = re.compile(r"(?:\bpix\b|\bchave\b|\bevp\b)", re.IGNORECASE)
+_PIX_CONTEXT = re.compile(
+    r"(?:\bpix\b|\bchave\b|\bevp\b|\baleat[óo]ria\b|\brandom\s+key\b)", re.IGNORECASE
+)
 # How far back (in characters) a mention of PIX makes a UUID count as a random PIX key.
 _PIX_CONTEXT_WINDOW = 40
 
@@ -149,14 +156,16 @@ _DETECTORS: tuple[_Detector, ...] = (
     _Detector(_compile(r"000201[^\n]{20,}?6304[0-9A-F]{4}|000201\S{20,}"), _classify_pix_payload),
     _Detector(
         _compile(
-            r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+            # \w, not A-Z: "joão@exemplo.com.br" is still someone's address.
+            r"(?<![\w.+-])\w[\w.%+-]*[ \t]?@[ \t]?[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"
         ),
         _fixed("email"),
     ),
     # Spelled-out addresses people type to dodge filters: "joao arroba gmail ponto com".
+    # Starting only at a token's start keeps "1.1.1.1..." from taking quadratic time.
     _Detector(
         _compile(
-            r"""\b[\w.+-]+\s*(?:\s(?:arroba|at)\s|\(at\)|\[at\]|\(arroba\))\s*[\w-]+
+            r"""(?<![\w.+-])[\w.+-]+\s*(?:\s(?:arroba|at)\s|\(at\)|\[at\]|\(arroba\))\s*[\w-]+
             (?:\s*(?:\s(?:ponto|dot)\s|\(dot\)|\[dot\]|\(ponto\))\s*[a-z]{2,})+\b"""
         ),
         _fixed("email"),
@@ -169,62 +178,70 @@ _DETECTORS: tuple[_Detector, ...] = (
     ),
     _Detector(
         _compile(
-            _START
-            + r"[A-Z0-9]{2}[.\s]?[A-Z0-9]{3}[.\s]?[A-Z0-9]{3}\s?/?\s?[A-Z0-9]{4}\s?-?\s?\d{2}"
+            _NUMBER_START
+            + r"[A-Z0-9]{2}[.\s-]?[A-Z0-9]{3}[.\s-]?[A-Z0-9]{3}\s?[/.-]?\s?[A-Z0-9]{4}\s?-?\s?\d{2}"
             + _END
         ),
         _classify_cnpj,
     ),
     _Detector(
-        _compile(_START + r"\d{3}(?:\.\d{3}\.\d{3}|\s\d{3}\s\d{3})[-.\s/]?\d{2}" + _END),
+        _compile(
+            _NUMBER_START + r"\d{3}(?:\.\d{3}\.\d{3}|\s\d{3}\s\d{3})[-.\s/]?\d{2}" + _NUMBER_END
+        ),
         _fixed("cpf"),
     ),
-    _Detector(_compile(_START + r"\d{9}-\d{2}" + _END), _fixed("cpf")),
+    _Detector(_compile(_NUMBER_START + r"\d{9}-\d{2}" + _NUMBER_END), _fixed("cpf")),
     # Card numbers in groups of four (or Amex 4-6-5).
     _Detector(
-        _compile(_START + r"\d{4}(?:[\s.-]\d{4}){2}[\s.-]\d{1,7}|\d{4}[\s-]\d{6}[\s-]\d{5}" + _END),
+        _compile(
+            _NUMBER_START
+            + r"(?:\d{4}(?:[\s.-]\d{4}){2}[\s.-]\d{1,7}|\d{4}[\s-]\d{6}[\s-]\d{5})"
+            + _NUMBER_END
+        ),
         _classify_card,
     ),
     # International numbers written with a plus sign.
     _Detector(
-        _compile(r"(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,5}){1,4}" + _END),
+        _compile(r"(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,4}\)?(?:[\s.-]?\d{2,5}){1,4}" + _NUMBER_END),
         _fixed("phone"),
     ),
     # Brazilian numbers with area code: (11) 98765-4321, 11 9 8765 4321, (011) 3456-7890.
     _Detector(
         _compile(
-            _START
+            _NUMBER_START
             + r"""(?:\(\s?0?[1-9]\d\s?\)|0?[1-9]\d(?=[\s.-]))[\s.-]?
             (?:9[\s.]?\d{4}|[2-5]\d{3})[\s.-]?\d{4}"""
-            + _END
+            + _NUMBER_END
         ),
         _fixed("phone"),
     ),
     # Toll-free and shared-cost numbers: 0800 123 4567.
-    _Detector(_compile(_START + r"0[38]00[\s.-]?\d{3}[\s.-]?\d{4}" + _END), _fixed("phone")),
+    _Detector(
+        _compile(_NUMBER_START + r"0[38]00[\s.-]?\d{3}[\s.-]?\d{4}" + _NUMBER_END), _fixed("phone")
+    ),
     # Mobile numbers without area code: 98765-4321, 9 8765 4321.
-    _Detector(_compile(_START + r"9[\s.]?\d{4}[\s.-]\d{4}" + _END), _fixed("phone")),
+    _Detector(_compile(_NUMBER_START + r"9[\s.]?\d{4}[\s.-]\d{4}" + _NUMBER_END), _fixed("phone")),
     # Landlines without area code look like year ranges ("2023-2024"), so they need a word
     # such as "telefone" or "whatsapp" shortly before them.
     _Detector(
         _compile(
             r"""\b(?:tel|telefone|fone|celular|cel|whats(?:app)?|zap|contato|ligar|liga|ligue)
             \b[^\d\n]{0,20}([2-5]\d{3}[\s.-]?\d{4})"""
-            + _END
+            + _NUMBER_END
         ),
         _fixed("phone"),
         group=1,
     ),
     # Agency and account written together: 1234 / 12345-6, 1234-5/0012345-X.
     _Detector(
-        _compile(_START + r"\d{3,5}(?:-[\dX])?\s?/\s?\d{3,13}-[\dX]" + _END),
+        _compile(_NUMBER_START + r"\d{3,5}(?:-[\dX])?\s?/\s?\d{3,13}-[\dX]" + _NUMBER_END),
         _fixed("bank_details"),
     ),
     _Detector(
         _compile(
             r"""\b(?:ag[êe]ncia|agencia|ag\.?)(?:\s+banc[áa]ria)?\s*(?:n[º°o.]?\s*)?[:\-=]?\s*
             (\d{3,5}(?:\s?-\s?[\dX])?)"""
-            + _END
+            + _NUMBER_END
         ),
         _fixed("agency"),
         group=1,
@@ -235,19 +252,21 @@ _DETECTORS: tuple[_Detector, ...] = (
             |\bc/c|\bc\.c\.|\bcc|\bcta\.?|\bconta\s+n[º°o.]?)
             \s*(?:n[º°o.]?|n[úu]mero)?\s*[:\-=]?\s*
             (\d{4,13}(?:\s?[-.]\s?[\dX])?|\d{1,3}(?:\.\d{3})+-[\dX])"""
-            + _END
+            + _NUMBER_END
         ),
         _fixed("account"),
         group=1,
     ),
     # RG and similar state documents: 12.345.678-9 or 1.234.567-X.
-    _Detector(_compile(_START + r"\d{1,2}\.\d{3}\.\d{3}-[\dX]" + _END), _fixed("document")),
+    _Detector(
+        _compile(_NUMBER_START + r"\d{1,2}\.\d{3}\.\d{3}-[\dX]" + _NUMBER_END), _fixed("document")
+    ),
     # Account number with its check digit and no label: 12345-6, 0012345-X.
-    _Detector(_compile(_START + r"\d{4,12}-[\dX]" + _END), _fixed("account")),
+    _Detector(_compile(_NUMBER_START + r"\d{4,12}-[\dX]" + _NUMBER_END), _fixed("account")),
     # Any other long run of digits (optionally grouped) is personal more often than not:
     # CPF or phone typed without punctuation, boleto lines, card numbers.
     _Detector(
-        _compile(_START + r"\d(?:[\s.-]?\d){8,}" + _END),
+        _compile(_NUMBER_START + r"\d(?:[\s.-]?\d){8,}" + _NUMBER_END),
         _classify_long_number,
     ),
 )
@@ -264,40 +283,62 @@ _PROTECTED: tuple[re.Pattern[str], ...] = (
 )
 
 
-def _protected_spans(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
+class _Intervals:
+    """Sorted, disjoint [start, end) intervals. An added interval merges with those it overlaps.
+
+    Lookups are binary searches, so a text with thousands of matches stays fast.
+    """
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        low = bisect_left(self._ends, start)
+        high = bisect_right(self._starts, end)
+        if low < high:
+            start = min(start, self._starts[low])
+            end = max(end, self._ends[high - 1])
+        self._starts[low:high] = [start]
+        self._ends[low:high] = [end]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        # Of the intervals starting before `end`, the last one reaches furthest.
+        index = bisect_left(self._starts, end)
+        return index > 0 and self._ends[index - 1] > start
+
+
+def _protected_spans(text: str) -> _Intervals:
+    spans = _Intervals()
     for pattern in _PROTECTED:
-        spans.extend(match.span() for match in pattern.finditer(text))
+        for match in pattern.finditer(text):
+            spans.add(*match.span())
     return spans
 
 
-def _overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return any(start < other_end and other_start < end for other_start, other_end in spans)
-
-
 def _find_spans(text: str) -> list[_Span]:
-    claimed: list[tuple[int, int]] = []
+    claimed = _Intervals()
     protected = _protected_spans(text)
     found: list[_Span] = []
 
     for detector in _DETECTORS:
         for match in detector.pattern.finditer(text):
             start, end = match.span(detector.group)
-            if start == end or _overlaps(start, end, claimed):
+            if start == end or claimed.overlaps(start, end):
                 continue
             kind = detector.classify(match, text)
             if kind is None:
                 continue
-            if _overlaps(start, end, protected):
+            if protected.overlaps(start, end):
                 continue
-            claimed.append((start, end))
+            claimed.add(start, end)
             found.append(_Span(start, end, kind))
 
         if detector.classify is _classify_uuid:
             # UUIDs that are not PIX keys are purchase or conversation ids: keep them whole.
             for match in detector.pattern.finditer(text):
-                if not _overlaps(*match.span(), claimed):
-                    protected.append(match.span())
+                if not claimed.overlaps(*match.span()):
+                    protected.add(*match.span())
 
     return sorted(found, key=lambda span: span.start)
 

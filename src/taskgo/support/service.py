@@ -8,6 +8,7 @@ the user asked for a person. Everything happens in the caller's transaction.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ log = structlog.get_logger(__name__)
 # Older messages than this are never sent to the model, whatever the token budget.
 HISTORY_MESSAGES = 40
 _AGENT_PREFIX = "[Atendente do TaskGo] "
+_KEPT_CONTROLS = frozenset("\n\t\u200d")
 _HUMAN_REQUEST = re.compile(
     r"""^\s*(atendente|humano|atendimento\s+humano|human|agent)\s*[.!?]*\s*$
     |\b(falar|conversar|quero|preciso|chamar?|passa|transferir?)\b[^.?!]{0,30}
@@ -113,14 +115,26 @@ async def list_messages(
     return page_of(rows, limit=limit, key=lambda row: (row.created_at, row.id))
 
 
+def _drop_invisible(content: str) -> str:
+    """Remove zero-width spaces, BOM, bidi marks and terminal escapes from `content`.
+
+    The zero-width joiner stays because emoji sequences need it.
+    """
+    return "".join(
+        char
+        for char in content
+        if char in _KEPT_CONTROLS or unicodedata.category(char) not in ("Cc", "Cf")
+    )
+
+
 def validate_content(content: str, *, settings: Settings) -> str:
-    stripped = content.strip()
-    if not stripped:
-        raise AppError("support.message_empty", field="content")
-    if "\x00" in stripped:
+    if "\x00" in content:
         # PostgreSQL cannot store NUL in text. HTTP bodies are checked by the middleware,
         # but Socket.IO messages reach this point unchecked.
         raise AppError("support.message_null_character", field="content")
+    stripped = _drop_invisible(content).strip()
+    if not stripped:
+        raise AppError("support.message_empty", field="content")
     if len(stripped) > settings.support_max_request_chars:
         raise AppError(
             "support.message_too_long",
@@ -230,15 +244,16 @@ async def send_message(
     await limits.check_daily_budget(session, user_id=user.id, settings=settings, now=now)
 
     history = await _history(session, conversation=conversation)
+    # Redacted before the cut: a cut through a CPF would leave its first digits unredacted.
+    redacted = redact(text)
     cut, was_cut = cut_pasted_text(
-        text, max_chars=settings.support_max_message_chars, locale=locale
+        redacted.text, max_chars=settings.support_max_message_chars, locale=locale
     )
-    redacted = redact(cut)
     user_message = SupportMessage(
         conversation_id=conversation.id,
         user_id=user.id,
         role=MessageRole.USER,
-        content=redacted.text,
+        content=cut,
         truncated=was_cut,
         redactions=redacted.counts,
         client_message_id=client_message_id,
@@ -267,7 +282,7 @@ async def send_message(
             user=user,
             conversation=conversation,
             history=history,
-            latest=ChatMessage(role="user", content=redacted.text),
+            latest=ChatMessage(role="user", content=cut),
             locale=locale,
             settings=settings,
             on_delta=on_delta,
