@@ -39,6 +39,10 @@ from taskgo.auth.dev import DevIssuer
 from taskgo.geo.service import get_city, get_index, resolve_city_with_distance
 from taskgo.money import format_centavos
 from taskgo.pagination import encode_cursor
+from taskgo.products.service import ListingFilters, listing_key, tagged_cursor
+
+# The page of the benchmark has no filters; its cursor is tagged like ours.
+_NO_FILTERS = ListingFilters()
 
 USER_BY_UID = (
     "SELECT users.firebase_uid, users.role, users.name, users.email, users.phone, users.locale, "
@@ -144,7 +148,8 @@ def _page_body(
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+        position = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
+        next_cursor = tagged_cursor(position, listing_key("city", city_id, _NO_FILTERS))
     city = get_city(city_id)
     city_out = {"id": city.ibge_code, "name": city.name, "uf": city.uf} if city else None
     items = []

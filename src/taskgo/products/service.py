@@ -269,11 +269,21 @@ class ListedPage:
     next_cursor: str | None
 
 
-def _cursor_tag(position: str, listing_key: bytes) -> str:
-    return hashlib.sha256(listing_key + b"\n" + position.encode()).hexdigest()[:16]
+def listing_key(scope: ListingScope, scope_id: object, filters: ListingFilters) -> bytes:
+    """Return the bytes that identify one listing: its scope, city or seller, and filters."""
+    return orjson.dumps([scope, str(scope_id), filters])
 
 
-def _cursor_position(cursor: str | None, listing_key: bytes) -> str | None:
+def _cursor_tag(position: str, key: bytes) -> str:
+    return hashlib.sha256(key + b"\n" + position.encode()).hexdigest()[:16]
+
+
+def tagged_cursor(position: str, key: bytes) -> str:
+    """Return the nextCursor for a keyset position of the listing identified by `key`."""
+    return f"{position}.{_cursor_tag(position, key)}"
+
+
+def _cursor_position(cursor: str | None, key: bytes) -> str | None:
     """Return the keyset position inside `cursor`, or raise if the cursor is from another listing.
 
     A cursor from another city or with other filters would resume at its position in that
@@ -284,7 +294,7 @@ def _cursor_position(cursor: str | None, listing_key: bytes) -> str | None:
     if not cursor:
         return None
     position, _, tag = cursor.rpartition(".")
-    if not position or tag != _cursor_tag(position, listing_key):
+    if not position or tag != _cursor_tag(position, key):
         raise AppError("pagination.invalid_cursor", status=422, field="cursor")
     return position
 
@@ -300,8 +310,8 @@ async def _listed_page(
 ) -> ListedPage:
     """Run a listing query and fetch the photos of the page at once: two statements whatever
     the page size."""
-    listing_key = orjson.dumps([scope, str(scope_id), filters])
-    position = _cursor_position(cursor, listing_key)
+    key = listing_key(scope, scope_id, filters)
+    position = _cursor_position(cursor, key)
     listing = _compiled_listing(
         scope,
         category=filters.category is not None,
@@ -324,9 +334,7 @@ async def _listed_page(
     rows, next_position = page_of(
         fetched, limit=limit, key=lambda row: (row["created_at"], row["id"])
     )
-    next_cursor = None
-    if next_position is not None:
-        next_cursor = f"{next_position}.{_cursor_tag(next_position, listing_key)}"
+    next_cursor = None if next_position is None else tagged_cursor(next_position, key)
     images: dict[uuid.UUID, list[asyncpg.Record]] = {}
     if rows:
         for image in await driver.fetch(_IMAGES_SQL.sql, [row["id"] for row in rows]):
