@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from taskgo.db.session import after_commit, after_rollback, session_scope
+from taskgo.db.session import after_commit, after_rollback, commit, session_scope
 from taskgo.users.models import User
 from tests.conftest import MakeUser
 
@@ -67,3 +68,19 @@ async def test_failing_callback_spares_others(db: AsyncSession) -> None:
             raise RuntimeError("a later step failed")
 
     assert calls == ["second"]
+
+
+async def test_lost_commit_skips_rollback_callbacks(engine: AsyncEngine) -> None:
+    calls: list[str] = []
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    async with maker() as session:
+        backend = await session.scalar(text("SELECT pg_backend_pid()"))
+        after_rollback(session, recorder(calls, "rollback"))
+        async with engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+
+        # The client cannot tell whether COMMIT took effect, so nothing is undone.
+        with pytest.raises(DBAPIError):
+            await commit(session)
+
+    assert calls == []

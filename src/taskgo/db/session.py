@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import asyncpg
 import structlog
 from fastapi import Depends
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -122,7 +123,7 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
-    """Run `callback` if the session's transaction rolls back or its commit fails.
+    """Run `callback` if the session's transaction rolls back or PostgreSQL rejects its commit.
 
     For work done outside the database that only its rows make reachable, such as a file
     stored before the row that names it: the callback removes it again.
@@ -142,13 +143,20 @@ async def _run_callbacks(callbacks: list[AfterCommit], event: str) -> None:
 async def commit(session: AsyncSession) -> None:
     """Commit, then run the after-commit callbacks; a failing callback is logged, not raised.
 
-    When the commit itself fails, the after-rollback callbacks run and the error is raised.
+    When PostgreSQL rejects the commit, the after-rollback callbacks run and the error is
+    raised. When the outcome is unknown (the connection was lost or the task cancelled while
+    committing), they are skipped: the rows may exist, and an orphaned file is the safer
+    mistake than a row whose file was removed.
     """
     try:
         await session.commit()
-    except BaseException:
+    except BaseException as exc:
         session.info.pop(AFTER_COMMIT_KEY, None)
-        await _run_callbacks(session.info.pop(AFTER_ROLLBACK_KEY, []), "db.after_rollback_failed")
+        callbacks: list[AfterCommit] = session.info.pop(AFTER_ROLLBACK_KEY, [])
+        if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+            await _run_callbacks(callbacks, "db.after_rollback_failed")
+        elif callbacks:
+            log.warning("db.commit_outcome_unknown", skipped_callbacks=len(callbacks))
         raise
     session.info.pop(AFTER_ROLLBACK_KEY, None)
     await _run_callbacks(session.info.pop(AFTER_COMMIT_KEY, []), "db.after_commit_failed")
