@@ -55,8 +55,8 @@ async def test_burst_reuses_pool_connections(own_engine: Any) -> None:
     opened = count_connects(engine)
     for _ in range(3):
         await asyncio.gather(*(hold_connection(engine, 0.02) for _ in range(15)))
-    # Opening connections for a burst and closing them after it is what stalled requests
-    # in the listing benchmark; three bursts of fifteen reuse the same three.
+    # Connections opened for a burst and closed after it stalled the requests behind them.
+    # Here three bursts of fifteen requests reuse the same three connections.
     assert len(opened) == 3
     assert engine.pool.checkedout() == 0
 

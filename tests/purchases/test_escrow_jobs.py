@@ -569,7 +569,7 @@ async def test_refused_cancel_keeps_purchase(
     auth_headers: Headers,
 ) -> None:
     purchase, product = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
-    # Stripe answers 400 to the cancellation of the payment: a retry would fail the same way.
+    # Stripe rejects the cancellation of the payment with a 400, so a retry would fail too.
     stripe_env.inject_fault(Fault("POST", "/v1/payment_intents/", status=400))
 
     response = await client.post(

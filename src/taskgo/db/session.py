@@ -125,14 +125,14 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` if the session's transaction rolls back or PostgreSQL rejects its commit.
 
-    For work done outside the database that only its rows make reachable, such as a file
-    stored before the row that names it: the callback removes it again.
+    Use it for work outside the database that only the transaction's rows point to, such as
+    a file stored before its row. The callback removes that work again.
     """
     session.info.setdefault(AFTER_ROLLBACK_KEY, []).append(callback)
 
 
 async def _run_callbacks(callbacks: list[AfterCommit], event: str) -> None:
-    """Run each callback; a failing one is logged and the others still run."""
+    """Run each callback. A failing one is logged, and the others still run."""
     for callback in callbacks:
         try:
             await callback()

@@ -6,7 +6,7 @@ two seats every few metres of GPS noise would flip the result. The rule:
 - The first fix of a user sets the city, whatever its accuracy (there is nothing to protect).
 - A fix whose accuracy radius is worse than `max_accuracy_m` (default 1,000 m) never changes
   the city. When it resolves to another city, it neither counts towards nor breaks a run of
-  agreeing fixes; when it resolves to the current city, it resets the run like any fix there.
+  agreeing fixes. When it resolves to the current city, it resets the run like any fix there.
 - Let `advantage` be how much nearer the new seat is than the current one, and `u` the
   accuracy radius in km (1 km when the client did not send one). Wherever inside that radius
   the user really is, the true advantage is at least `advantage - 2u`.

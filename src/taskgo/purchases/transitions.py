@@ -238,8 +238,8 @@ async def do_resolve_dispute(
     if purchase.dispute_status != DisputeStatus.OPEN:
         raise AppError("purchase.no_open_dispute", status=409)
     if purchase.provider_dispute_id is not None:
-        # A card chargeback is decided by the card network: Stripe refuses a refund of the
-        # disputed charge, and a release would pay the seller before the decision.
+        # The card network decides a chargeback. Stripe rejects a refund of the disputed
+        # charge, and a release would pay the seller before the decision.
         raise AppError("purchase.chargeback_open", status=409)
 
     try:

@@ -113,8 +113,8 @@ class ShipmentPoller:
                             session, by_code, answer, self._clock()
                         )
                 except Exception as exc:
-                    # Correios replied, so the run goes on: one batch that cannot be stored
-                    # must not stop the others. Its shipments stay first in line next run.
+                    # Correios replied, so one batch that cannot be stored must not stop the
+                    # others. Its shipments stay first in line for the next run.
                     report.batches_failed += 1
                     report.errors.append(f"batch not stored: {type(exc).__name__}")
                     logger.exception(

@@ -31,7 +31,7 @@ from taskgo.tracking.settings import TrackingSettings, get_tracking_settings
 logger = structlog.get_logger(__name__)
 
 _MAX_MESSAGE_CHARS = 300
-# Carrier events dated later than this past the poll are skipped (clock errors, bad data).
+# Carrier events dated more than this after the poll are skipped as clock errors or bad data.
 _MAX_FUTURE = timedelta(days=1)
 
 

@@ -280,8 +280,8 @@ async def _store_report(
             session, fingerprint=fingerprint, user_id=submission.user_id
         )
         submission.extracted_cpf_encrypted = encrypt_field(cpf, context=SUBMISSION_CPF_CONTEXT)
-        # A decision taken before the analysis ran fixed the fingerprint of the CPF it
-        # approved; the duplicate-CPF check reads it, so OCR must not replace it.
+        # An admin who decided before the analysis ran fixed the fingerprint of the approved
+        # CPF. The duplicate-CPF check reads that fingerprint, so OCR must not replace it.
         if submission.status == SubmissionStatus.PENDING:
             submission.cpf_fingerprint = fingerprint
 
