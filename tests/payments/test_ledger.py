@@ -120,6 +120,52 @@ def test_refund_after_release_is_platform_loss() -> None:
     assert book.balances.net == 0
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    total=st.integers(50, 1_000_000),
+    bps=st.integers(0, 10_000),
+    returned=st.lists(
+        st.tuples(st.sampled_from(["refund", "dispute"]), st.integers(1, 2_000_000)), max_size=4
+    ),
+)
+def test_release_amounts_after_refunds(
+    total: int, bps: int, returned: list[tuple[str, int]]
+) -> None:
+    book = LedgerBook()
+    for txn in escrow.capture_transactions(charge_id="ch_1", amount=total, current=book.balances):
+        book.post(txn)
+    for index, (source, amount) in enumerate(returned):
+        for txn in escrow.returned_transactions(
+            source=source, source_id=f"{source}_{index}", amount=amount, current=book.balances
+        ):
+            book.post(txn)
+    split = split_total(total, fee_bps=bps)
+
+    fee, payout = escrow.release_amounts(
+        purchase_id="p1", fee_amount=split.fee, current=book.balances
+    )
+    for txn in escrow.release_transactions(
+        purchase_id="p1",
+        fee_amount=fee,
+        escrow_amount=payout,
+        transfer_id="tr_1",
+        current=book.balances,
+    ):
+        book.post(txn)
+
+    balances = book.balances
+    assert balances.escrow_held == 0
+    assert balances.net == 0
+    # Refunds come out of the seller's part first; the fee only when they exceed it.
+    assert balances.transferred == max(0, split.escrow - balances.refunded)
+    assert balances.fees == min(split.fee, total - balances.refunded)
+    assert balances.returned == balances.accounts[Account.BUYER] + total
+    assert escrow.release_amounts(purchase_id="p1", fee_amount=split.fee, current=balances) == (
+        0,
+        0,
+    )
+
+
 def test_non_positive_amounts_rejected() -> None:
     with pytest.raises(LedgerError):
         ledger.refund(key="refund:x", amount=0)

@@ -20,6 +20,19 @@ def capture_transactions(
     return [ledger.charge(key=key, amount=amount, external_ref=charge_id)]
 
 
+def release_amounts(*, purchase_id: str, fee_amount: int, current: Balances) -> tuple[int, int]:
+    """Split what the escrow contains now into what a release pays: (fee, seller's transfer).
+
+    Refunds made while the money was in escrow (at the provider, outside the app) come out
+    of the seller's part. The fee is taken first, as far as the escrow balance covers it,
+    and the seller receives the rest. Without refunds these are the purchase's own fee and
+    escrow amount.
+    """
+    in_escrow = current.escrow_held
+    fee_due = 0 if f"fee:{purchase_id}" in current.keys else min(fee_amount, in_escrow)
+    return fee_due, in_escrow - fee_due
+
+
 def release_transactions(
     *,
     purchase_id: str,

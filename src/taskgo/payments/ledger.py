@@ -172,6 +172,11 @@ class Balances:
         return self.totals[Kind.REFUND]
 
     @property
+    def returned(self) -> int:
+        """Everything given back to the buyer: refunds and lost disputes, from escrow or not."""
+        return self.totals[Kind.REFUND] + self.totals[Kind.CHARGEBACK]
+
+    @property
     def escrow_held(self) -> int:
         return self.accounts[Account.ESCROW]
 

@@ -30,7 +30,7 @@ from taskgo.purchases.models import (
     PurchaseStatus,
 )
 from taskgo.purchases.payment_sync import sync_payment
-from taskgo.purchases.service import lock_purchase, lock_purchase_by_intent, now
+from taskgo.purchases.service import lock_purchase, lock_purchase_by_intent
 
 log = structlog.get_logger(__name__)
 
@@ -126,19 +126,19 @@ async def _dispute_closed(session: AsyncSession, event: WebhookEvent) -> str:
     if event.object.get("status") == "lost":
         amount = int(str(event.object.get("amount") or 0))
         balances = await ledger_store.load_balances(session, purchase.id)
-        await ledger_store.post(
+        balances = await ledger_store.post(
             session,
             purchase_id=purchase.id,
             transactions=escrow.returned_transactions(
                 source="dispute", source_id=dispute_id, amount=amount, current=balances
             ),
         )
-        if purchase.status != PurchaseStatus.RELEASED:
+        # The dispute's amount adds to refunds made before it; the ledger counts each once.
+        release.record_returned(purchase, balances)
+        if purchase.status not in (PurchaseStatus.RELEASED, PurchaseStatus.REFUNDED):
             if purchase.status in HELD_STATUSES and purchase.shipped_at is None:
                 await stock.restore(session, items=purchase.items)
             purchase.status = PurchaseStatus.REFUNDED.value
-            purchase.refunded_cents = amount
-            purchase.refunded_at = now()
             purchase.hold_reason = None
             purchase.dispute_status = DisputeStatus.RESOLVED_REFUND.value
             await notify.refunded(session, purchase)

@@ -88,32 +88,35 @@ def _days_left(purchase: Purchase) -> int:
     return max((purchase.release_at - purchase.delivered_at).days, 0)
 
 
-async def released(session: AsyncSession, purchase: Purchase) -> None:
-    amount = await _amount(session, purchase.seller_id, purchase.escrow_cents)
+async def released(session: AsyncSession, purchase: Purchase, *, amount: int) -> None:
+    """Tell the seller that `amount` centavos were transferred to them."""
+    text = await _amount(session, purchase.seller_id, amount)
     await _send(
-        session, purchase, user_id=purchase.seller_id, event="released", params={"amount": amount}
+        session, purchase, user_id=purchase.seller_id, event="released", params={"amount": text}
     )
 
 
-async def payout_account_needed(session: AsyncSession, purchase: Purchase) -> None:
-    amount = await _amount(session, purchase.seller_id, purchase.escrow_cents)
+async def payout_account_needed(session: AsyncSession, purchase: Purchase, *, amount: int) -> None:
+    """Ask the seller for a payout account; `amount` centavos wait for it."""
+    text = await _amount(session, purchase.seller_id, amount)
     await _send(
         session,
         purchase,
         user_id=purchase.seller_id,
         event="payout_account_needed",
-        params={"amount": amount},
+        params={"amount": text},
     )
 
 
-async def verification_needed(session: AsyncSession, purchase: Purchase) -> None:
-    amount = await _amount(session, purchase.seller_id, purchase.escrow_cents)
+async def verification_needed(session: AsyncSession, purchase: Purchase, *, amount: int) -> None:
+    """Ask the seller to verify their identity; `amount` centavos wait for it."""
+    text = await _amount(session, purchase.seller_id, amount)
     await _send(
         session,
         purchase,
         user_id=purchase.seller_id,
         event="verification_needed",
-        params={"amount": amount},
+        params={"amount": text},
     )
 
 

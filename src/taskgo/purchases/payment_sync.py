@@ -51,13 +51,17 @@ async def sync_payment(session: AsyncSession, purchase: Purchase, intent: Intent
     # Paid, shipped or delivered: money is authorized or held.
     if intent.captured:
         await release.record_capture(session, purchase, intent)
-        if intent.refunded_amount > purchase.refunded_cents:
-            await release.book_refunds(
+        if intent.refunded_amount > 0:
+            # Compared with the ledger, not with `refunded_cents`, which also counts money
+            # a lost chargeback returned.
+            balances = await release.book_refunds(
                 session,
                 purchase,
                 charge_id=str(intent.charge_id),
                 refunded_total=intent.refunded_amount,
             )
+            if balances.escrow_held == 0:
+                await _close_refunded(session, purchase)
     elif intent.status == p.CANCELED:
         await payment_lost(session, purchase, intent)
 
@@ -95,6 +99,27 @@ async def _mark_paid(session: AsyncSession, purchase: Purchase, intent: IntentSn
         if purchase.status != PurchaseStatus.PAID:
             return
     await notify.new_order(session, purchase)
+    notify.announce(session, purchase)
+
+
+async def _close_refunded(session: AsyncSession, purchase: Purchase) -> None:
+    """Everything held was refunded at the provider (from its dashboard, outside the app):
+    nothing is left to release, so the purchase closes as refunded.
+
+    Stock comes back only when the goods did not leave.
+    """
+    purchase.status = PurchaseStatus.REFUNDED.value
+    purchase.hold_reason = None
+    purchase.release_at = None
+    if purchase.shipped_at is None:
+        await stock.restore(session, items=purchase.items)
+    log.warning(
+        "purchase.refunded_at_provider",
+        purchase_id=str(purchase.id),
+        amount=purchase.refunded_cents,
+        shipped=purchase.shipped_at is not None,
+    )
+    await notify.refunded(session, purchase)
     notify.announce(session, purchase)
 
 
@@ -142,7 +167,7 @@ async def _settle_late_payment(
 ) -> None:
     """A payment that lands on a purchase already closed is given back to the buyer."""
     if purchase.status == PurchaseStatus.RELEASED:
-        if intent.refunded_amount > purchase.refunded_cents:
+        if intent.refunded_amount > 0:
             await release.book_refunds(
                 session,
                 purchase,

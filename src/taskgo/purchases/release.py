@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.jobs import enqueue
 from taskgo.payments import escrow, ledger_store
 from taskgo.payments import provider as p
+from taskgo.payments.ledger import Balances
 from taskgo.payments.models import PaymentAccount
 from taskgo.payments.provider import IntentSnapshot, PaymentError
 from taskgo.payments.providers import get_payments
@@ -92,11 +93,13 @@ async def _seller_account(session: AsyncSession, purchase: Purchase) -> PaymentA
 
 
 async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
-    """Capture if needed, transfer the escrow amount to the seller and book fee and transfer.
+    """Capture if needed, transfer the seller's part of the escrow and book fee and transfer.
 
-    Returns True when the purchase is released. When the seller cannot receive transfers
-    yet or the provider is unreachable, the purchase stays `delivered` with a hold reason
-    and a job retries later.
+    The seller receives the escrow amount less any refund made at the provider while the
+    money was held (`escrow.release_amounts`). Returns True when the purchase is released.
+    When the seller cannot receive transfers yet or the provider is unreachable, the
+    purchase stays `delivered` with a hold reason and a job retries later. A purchase
+    refunded in full at the provider is closed as `refunded` instead.
     """
     if purchase.status == PurchaseStatus.RELEASED:
         return True
@@ -105,7 +108,16 @@ async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
     try:
         if not await capture_payment(session, purchase):
             return False
-        transfer_id = await _transfer(session, purchase)
+        await _sync_with_provider(session, purchase)
+        if purchase.status != PurchaseStatus.DELIVERED:
+            return False
+        balances = await ledger_store.load_balances(session, purchase.id)
+        fee, payout = escrow.release_amounts(
+            purchase_id=str(purchase.id),
+            fee_amount=purchase.platform_fee_cents,
+            current=balances,
+        )
+        transfer_id = await _transfer(session, purchase, amount=payout)
     except PaymentRetryLater as error:
         purchase.hold_reason = HoldReason.PAYOUT_RETRY.value
         log.warning("escrow.release_deferred", purchase_id=str(purchase.id), error=str(error))
@@ -114,19 +126,18 @@ async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
     if transfer_id is None:
         return False
 
-    balances = await ledger_store.load_balances(session, purchase.id)
     await ledger_store.post(
         session,
         purchase_id=purchase.id,
         transactions=escrow.release_transactions(
             purchase_id=str(purchase.id),
-            fee_amount=purchase.platform_fee_cents,
-            escrow_amount=purchase.escrow_cents,
-            transfer_id=transfer_id if purchase.escrow_cents > 0 else None,
+            fee_amount=fee,
+            escrow_amount=payout,
+            transfer_id=transfer_id if payout > 0 else None,
             current=balances,
         ),
     )
-    purchase.transfer_id = transfer_id if purchase.escrow_cents > 0 else None
+    purchase.transfer_id = transfer_id if payout > 0 else None
     purchase.status = PurchaseStatus.RELEASED.value
     purchase.released_at = now()
     purchase.hold_reason = None
@@ -135,18 +146,45 @@ async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
         "escrow.released",
         purchase_id=str(purchase.id),
         seller_id=str(purchase.seller_id),
-        amount=purchase.escrow_cents,
-        fee=purchase.platform_fee_cents,
+        amount=payout,
+        fee=fee,
+        refunded=purchase.refunded_cents,
         transfer_id=transfer_id,
     )
-    await notify.released(session, purchase)
+    if payout > 0:
+        # With nothing left for the seller, the refund notices already told both sides.
+        await notify.released(session, purchase, amount=payout)
     notify.announce(session, purchase)
     return True
 
 
-async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
-    """Make (or find) the transfer to the seller; None when the seller cannot receive it."""
-    if purchase.escrow_cents == 0:
+async def _sync_with_provider(session: AsyncSession, purchase: Purchase) -> None:
+    """Read the payment again and book what changed at the provider, such as a refund
+    made from its dashboard whose webhook has not arrived, before paying anyone."""
+    from taskgo.purchases.payment_sync import sync_payment
+
+    assert purchase.payment_intent_id is not None
+    try:
+        intent = await get_payments().retrieve_intent(purchase.payment_intent_id)
+    except PaymentError as error:
+        if error.retryable:
+            raise PaymentRetryLater(error.message) from error
+        raise
+    await sync_payment(session, purchase, intent)
+
+
+def _transfer_key(purchase: Purchase, amount: int) -> str:
+    # Stripe keeps the first result under a key for at least a day, failures included, and
+    # rejects the key with other parameters, so another amount (after a refund) needs its own.
+    if amount == purchase.escrow_cents:
+        return f"purchase:{purchase.id}:transfer"
+    return f"purchase:{purchase.id}:transfer:{amount}"
+
+
+async def _transfer(session: AsyncSession, purchase: Purchase, *, amount: int) -> str | None:
+    """Make (or find) the transfer of `amount` to the seller; None when the seller cannot
+    receive it."""
+    if amount == 0:
         return "none"
     seller_status = await session.scalar(
         select(User.verification_status).where(User.id == purchase.seller_id)
@@ -155,14 +193,14 @@ async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
         # Only partners whose identity an admin approved receive payouts.
         if purchase.hold_reason != HoldReason.SELLER_VERIFICATION:
             purchase.hold_reason = HoldReason.SELLER_VERIFICATION.value
-            await notify.verification_needed(session, purchase)
+            await notify.verification_needed(session, purchase, amount=amount)
         log.info("escrow.waiting_for_seller_verification", purchase_id=str(purchase.id))
         return None
     account = await _seller_account(session, purchase)
     if account is None:
         if purchase.hold_reason != HoldReason.SELLER_PAYOUT_ACCOUNT:
             purchase.hold_reason = HoldReason.SELLER_PAYOUT_ACCOUNT.value
-            await notify.payout_account_needed(session, purchase)
+            await notify.payout_account_needed(session, purchase, amount=amount)
         log.info("escrow.waiting_for_seller_account", purchase_id=str(purchase.id))
         return None
 
@@ -171,16 +209,16 @@ async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
         # Idempotency keys expire after a day at Stripe, so an earlier transfer whose
         # commit was lost is looked up by its transfer group before sending a new one.
         for existing in await payments.list_transfers(transfer_group=purchase.transfer_group):
-            if existing.amount == purchase.escrow_cents and existing.reversed_amount == 0:
+            if existing.amount == amount and existing.reversed_amount == 0:
                 return existing.id
         transfer = await payments.create_transfer(
-            amount=purchase.escrow_cents,
+            amount=amount,
             currency=purchase.currency,
             destination=account.account_id,
             transfer_group=purchase.transfer_group,
             source_charge_id=purchase.charge_id,
             purchase_id=str(purchase.id),
-            idempotency_key=f"purchase:{purchase.id}:transfer",
+            idempotency_key=_transfer_key(purchase, amount),
         )
     except PaymentError as error:
         if error.retryable:
@@ -188,7 +226,7 @@ async def _transfer(session: AsyncSession, purchase: Purchase) -> str | None:
         if error.reason == p.REASON_DESTINATION_NOT_READY:
             account.transfers_enabled = False
             purchase.hold_reason = HoldReason.SELLER_PAYOUT_ACCOUNT.value
-            await notify.payout_account_needed(session, purchase)
+            await notify.payout_account_needed(session, purchase, amount=amount)
             return None
         raise
     return transfer.id
@@ -241,7 +279,9 @@ async def return_money(session: AsyncSession, purchase: Purchase, *, reason: str
 
     await record_capture(session, purchase, intent)
     refunded_total = intent.refunded_amount
-    remaining = intent.captured_amount - refunded_total
+    # A lost chargeback already gave the buyer its amount; refunding it too would pay twice.
+    disputed = (await ledger_store.load_balances(session, purchase.id)).returned_by("dispute")
+    remaining = intent.captured_amount - refunded_total - disputed
     if remaining > 0:
         refund = await payments.refund(
             intent_id=intent.id,
@@ -259,8 +299,9 @@ async def return_money(session: AsyncSession, purchase: Purchase, *, reason: str
 
 async def book_refunds(
     session: AsyncSession, purchase: Purchase, *, charge_id: str, refunded_total: int
-) -> None:
-    """Book the part of the provider's refunded total that the ledger does not have yet.
+) -> Balances:
+    """Book the part of the provider's refunded total that the ledger does not have yet;
+    return the balances after it.
 
     The key carries the running total, so the same total reported again (our own refund,
     then its `charge.refunded` webhook) books nothing the second time.
@@ -268,7 +309,7 @@ async def book_refunds(
     balances = await ledger_store.load_balances(session, purchase.id)
     missing = refunded_total - balances.returned_by("refund")
     if missing > 0:
-        await ledger_store.post(
+        balances = await ledger_store.post(
             session,
             purchase_id=purchase.id,
             transactions=escrow.returned_transactions(
@@ -278,6 +319,13 @@ async def book_refunds(
                 current=balances,
             ),
         )
-    if refunded_total > purchase.refunded_cents:
-        purchase.refunded_cents = refunded_total
+    record_returned(purchase, balances)
+    return balances
+
+
+def record_returned(purchase: Purchase, balances: Balances) -> None:
+    """Set the purchase's refunded total to what the ledger shows the buyer got back:
+    refunds and lost chargebacks, each booked once under its own key."""
+    if balances.returned > purchase.refunded_cents:
         purchase.refunded_at = now()
+    purchase.refunded_cents = balances.returned

@@ -187,7 +187,7 @@ async def do_cancel(
     purchase.cancel_reason = reason
     purchase.hold_reason = None
     purchase.payment_expires_at = None
-    purchase.refunded_cents = refunded
+    # `return_money` booked the refund and set `refunded_cents` from the ledger.
     await stock.restore(session, items=purchase.items)
     log.info(
         "purchase.canceled",
