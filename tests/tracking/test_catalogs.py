@@ -23,6 +23,8 @@ FIXED_KEYS = {
     "tracking.no_next_step",
     "push.tracking_update.body",
     "push.tracking_update.body_with_location",
+    "push.tracking_update.status",
+    "push.tracking_update.status_with_location",
     "push.tracking_not_found.title",
     "push.tracking_not_found.body",
     "admin.tracking_poll_failing.title",

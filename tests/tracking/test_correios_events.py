@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from taskgo.tracking.correios_events import (
+    map_carrier_code,
     map_correios_status,
     parse_correios_event,
     parse_correios_time,
@@ -51,6 +52,21 @@ def test_status_mapping(
     family: str, event_type: int | None, expected: TrackingStatus | None
 ) -> None:
     assert map_correios_status(family, event_type) == expected
+
+
+@pytest.mark.parametrize(
+    ("carrier_code", "expected"),
+    [
+        ("PO-01", TrackingStatus.POSTED),
+        ("OEC-09", TrackingStatus.RETURNING),
+        ("BDE-23", TrackingStatus.RETURNED),
+        ("BDE-123", None),
+        ("BDE---", None),
+        ("ZZZ-07", None),
+    ],
+)
+def test_stored_code_mapping(carrier_code: str, expected: TrackingStatus | None) -> None:
+    assert map_carrier_code(carrier_code) == expected
 
 
 @pytest.mark.parametrize(

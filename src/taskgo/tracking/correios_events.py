@@ -91,6 +91,16 @@ def map_correios_status(family: str, event_type: int | None) -> TrackingStatus |
     return None
 
 
+def map_carrier_code(carrier_code: str) -> TrackingStatus | None:
+    """Map a stored carrier code (``BDE-01``, or ``BDE---`` without a usable type) like SRO's.
+
+    Returns ``None`` for an event that the table does not cover, which was stored as
+    ``in_transit`` only by default.
+    """
+    family, _, type_suffix = carrier_code.partition("-")
+    return map_correios_status(family, parse_event_type(type_suffix))
+
+
 def _map_delivery_type(event_type: int | None) -> TrackingStatus | None:
     if event_type is None:
         return None

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.i18n import Label
 from taskgo.realtime import emit_after_commit, user_room
+from taskgo.tracking.correios_events import map_carrier_code
 from taskgo.tracking.models import TrackingEvent, TrackingShipment
 from taskgo.tracking.statuses import MAJOR_STATUSES, TrackingStatus
 from taskgo.users.models import Role, User
@@ -18,6 +21,9 @@ from taskgo.users.models import Role, User
 logger = structlog.get_logger(__name__)
 
 TRACKING_UPDATE_EVENT = "tracking_update"
+# The event's description is sent in the push data, and FCM rejects a push whose payload
+# is over 4096 bytes. SRO's descriptions are a short sentence, well under this cut.
+MAX_DATA_DESCRIPTION_CHARS = 500
 
 
 def event_payload(purchase_id: uuid.UUID, event: TrackingEvent) -> dict[str, object]:
@@ -79,6 +85,59 @@ async def announce_events(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PushText:
+    """Catalog keys, parameters and data of one tracking push."""
+
+    title_key: str
+    body_key: str
+    params: dict[str, object]
+    data: dict[str, str]
+
+
+def status_label_key(event: TrackingEvent) -> str | None:
+    """Return the catalog key of the status label that names the event, or ``None``.
+
+    A manual event's status was picked by a person, so it always has a label. A Correios
+    event has one when its family and type are in the SRO table. An unknown event was
+    stored as in transit only by default, and only the carrier's description states what
+    happened.
+    """
+    if event.carrier_code is not None and map_carrier_code(event.carrier_code) is None:
+        return None
+    return f"tracking.status.{event.status}"
+
+
+def push_text(shipment: TrackingShipment, event: TrackingEvent) -> PushText:
+    """Build the push and in-app texts of an event from catalog keys.
+
+    Each recipient reads the status label in their own language. The event's description
+    is free text (SRO's Portuguese wording, or what a seller typed), so it goes into the
+    data as extra detail, and into the body only for an event without a label.
+    """
+    label_key = status_label_key(event)
+    params: dict[str, object] = {"code": shipment.tracking_code, "location": event.location or ""}
+    if label_key is None and event.description:
+        body_key = "push.tracking_update.body"
+        params["description"] = event.description
+    else:
+        body_key = "push.tracking_update.status"
+        params["status"] = Label(label_key or f"tracking.status.{event.status}")
+    if event.location:
+        body_key += "_with_location"
+
+    return PushText(
+        title_key=f"push.tracking.{event.status}.title",
+        body_key=body_key,
+        params=params,
+        data={
+            "purchaseId": str(shipment.purchase_id),
+            "status": event.status,
+            "description": event.description[:MAX_DATA_DESCRIPTION_CHARS],
+        },
+    )
+
+
 async def _push_event(
     session: AsyncSession,
     *,
@@ -86,23 +145,17 @@ async def _push_event(
     shipment: TrackingShipment,
     event: TrackingEvent,
 ) -> None:
-    body_key = (
-        "push.tracking_update.body_with_location" if event.location else "push.tracking_update.body"
-    )
     from taskgo.notifications.service import notify
 
+    text = push_text(shipment, event)
     await notify(
         session,
         user_ids=user_ids,
         kind="tracking_update",
-        title_key=f"push.tracking.{event.status}.title",
-        body_key=body_key,
-        params={
-            "code": shipment.tracking_code,
-            "description": event.description,
-            "location": event.location or "",
-        },
-        data={"purchaseId": str(shipment.purchase_id), "status": event.status},
+        title_key=text.title_key,
+        body_key=text.body_key,
+        params=text.params,
+        data=text.data,
     )
 
 
