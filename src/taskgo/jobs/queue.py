@@ -26,6 +26,7 @@ TASK_MODULES = [
     "taskgo.verification.tasks",
     "taskgo.uploads.tasks",
     "taskgo.bank_accounts.tasks",
+    "taskgo.products.tasks",
 ]
 
 # The real connector is set by configure_jobs(); tasks only need the app to register.

@@ -1,24 +1,33 @@
-"""Product photos: validated and re-encoded by the uploads layer, at most 8 per product."""
+"""Product photos: validated and re-encoded by the uploads layer, at most 8 per product.
+
+The files of a soft-deleted product are deleted by a job (`DELETE_FILES_TASK`), because
+nothing serves them any more: `read_image` returns 404 for a deleted product, and a
+purchase item copies the title and price but shows no photo.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import anyio
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.db.session import after_commit, after_rollback
 from taskgo.errors import AppError
+from taskgo.jobs import enqueue
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
 from taskgo.uploads.images import process_image
 from taskgo.uploads.service import get_storage
-from taskgo.uploads.storage import Storage
+from taskgo.uploads.storage import Storage, StorageError
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
+
+DELETE_FILES_TASK = "products.delete_image_files"
 
 
 def product_storage() -> Storage:
@@ -135,3 +144,88 @@ async def read_image(
         raise AppError("product.image_not_found", status=404)
     data = await product_storage().get(row.storage_key)
     return data, row.content_type, row.status == ProductStatus.ACTIVE
+
+
+@dataclass
+class FileDeletion:
+    """Outcome of deleting a deleted product's photo files."""
+
+    deleted: int = 0
+    failed: int = 0
+
+
+async def schedule_file_deletion(session: AsyncSession, *, product_id: uuid.UUID) -> None:
+    """Queue the deletion of a soft-deleted product's photo files.
+
+    The job row is written in the caller's transaction, so no file goes before the
+    product's deletion commits, and the request does not wait for storage.
+    """
+    await enqueue(session, DELETE_FILES_TASK, product_id=str(product_id))
+
+
+async def delete_files_of_deleted_product(
+    session: AsyncSession, *, product_id: uuid.UUID
+) -> FileDeletion:
+    """Delete the photo files of a soft-deleted product, then their rows.
+
+    Each row goes only after its file, so a file that storage fails to delete keeps its
+    row and a later run tries again. When the rows' removal does not commit, the next run
+    deletes the same keys again, which both backends accept. A product that is not
+    deleted keeps its photos.
+    """
+    status = await session.scalar(select(Product.status).where(Product.id == product_id))
+    if status != ProductStatus.DELETED:
+        return FileDeletion()
+
+    # Locked, so a job and the periodic sweep never work on the same rows at once.
+    photos = (
+        await session.execute(
+            select(ProductImage.id, ProductImage.storage_key)
+            .where(ProductImage.product_id == product_id)
+            .order_by(ProductImage.position)
+            .with_for_update()
+        )
+    ).all()
+    storage = product_storage()
+    result = FileDeletion()
+    deleted_ids: list[uuid.UUID] = []
+    for photo in photos:
+        try:
+            await storage.delete(photo.storage_key)
+        except (StorageError, OSError) as exc:
+            result.failed += 1
+            log.warning(
+                "product.image_file_delete_failed",
+                product_id=str(product_id),
+                image_id=str(photo.id),
+                error=str(exc),
+            )
+            continue
+        deleted_ids.append(photo.id)
+
+    if deleted_ids:
+        await session.execute(delete(ProductImage).where(ProductImage.id.in_(deleted_ids)))
+    result.deleted = len(deleted_ids)
+    log.info(
+        "product.image_files_deleted",
+        product_id=str(product_id),
+        deleted=result.deleted,
+        failed=result.failed,
+    )
+    return result
+
+
+async def deleted_products_with_files(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+    """Return deleted products that still have photo rows, earliest deletion first.
+
+    These are products whose job ran out of retries, and products deleted by a release
+    whose DELETE queued no job.
+    """
+    has_photos = select(ProductImage.id).where(ProductImage.product_id == Product.id).exists()
+    query = (
+        select(Product.id)
+        .where(Product.status == ProductStatus.DELETED, has_photos)
+        .order_by(Product.deleted_at, Product.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())

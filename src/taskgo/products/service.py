@@ -136,6 +136,11 @@ async def delete_product(session: AsyncSession, *, product_id: uuid.UUID, user: 
     product.deleted_at = datetime.now(UTC)
     await session.flush()
     log.info("product.deleted", product_id=str(product.id))
+    if product.images:
+        # Imported here because the images module imports this one.
+        from taskgo.products.images import schedule_file_deletion
+
+        await schedule_file_deletion(session, product_id=product.id)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,74 @@
+"""Product jobs: deleting the photo files of soft-deleted products.
+
+The DELETE request queues one job per product. A periodic sweep catches the products
+whose job ran out of retries, for example during a long storage outage.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import procrastinate
+import structlog
+
+from taskgo.db.session import session_scope
+from taskgo.jobs import app
+from taskgo.products import images
+
+log = structlog.get_logger(__name__)
+
+SWEEP_TASK = "products.sweep_deleted_image_files"
+# Deleted products handled per sweep. The sweep runs hourly, so a backlog drains over a
+# few runs.
+SWEEP_BATCH_SIZE = 200
+
+# Waits of 4, 16, 64, ... 16384 seconds: the last attempt comes about six hours after the
+# first, and the hourly sweep takes over after that.
+_RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=4)
+
+
+class ImageFilesNotDeleted(Exception):
+    """Storage failed to delete some files. The job raises it so that procrastinate retries."""
+
+
+@app.task(name=images.DELETE_FILES_TASK, queue="default", retry=_RETRY)
+async def delete_image_files(product_id: str) -> int:
+    """Delete the photo files of one soft-deleted product and return how many were deleted."""
+    async with session_scope() as session:
+        result = await images.delete_files_of_deleted_product(
+            session, product_id=uuid.UUID(product_id)
+        )
+    # Raised after the commit, so the rows of the files already deleted stay deleted.
+    if result.failed:
+        raise ImageFilesNotDeleted(
+            f"storage failed to delete {result.failed} photo files of product {product_id}"
+        )
+    return result.deleted
+
+
+@app.periodic(cron="41 * * * *")
+@app.task(name=SWEEP_TASK, queue="default", lock=SWEEP_TASK, queueing_lock=SWEEP_TASK)
+async def sweep_deleted_image_files(timestamp: int) -> None:
+    """Delete the photo files left by deleted products (hourly)."""
+    async with session_scope() as session:
+        product_ids = await images.deleted_products_with_files(session, limit=SWEEP_BATCH_SIZE)
+
+    deleted = failed = handled = 0
+    for product_id in product_ids:
+        async with session_scope() as session:
+            result = await images.delete_files_of_deleted_product(session, product_id=product_id)
+        handled += 1
+        deleted += result.deleted
+        failed += result.failed
+        if result.failed and not result.deleted:
+            # Every delete of this product failed, so storage is probably down. Each S3
+            # call may wait out its timeouts, so the next run tries again instead.
+            log.warning("products.image_sweep_stopped", product_id=str(product_id))
+            break
+    log.info(
+        "products.image_sweep_done",
+        due=len(product_ids),
+        products=handled,
+        deleted=deleted,
+        failed=failed,
+    )
