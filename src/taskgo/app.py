@@ -21,6 +21,7 @@ from taskgo.jobs.queue import configure_jobs, load_task_modules
 from taskgo.logging import configure_logging
 from taskgo.middleware import RequestContextMiddleware
 from taskgo.modules import optional_module
+from taskgo.runtime import tune_garbage_collector
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_auth(settings)
     for module in _domain_modules("startup"):
         await module.startup(settings)
+    tune_garbage_collector(settings.gc_young_threshold)
 
     worker: asyncio.Task[None] | None = None
     if app.state.run_worker:

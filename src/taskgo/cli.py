@@ -84,6 +84,7 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
     from taskgo.db.session import close_database, init_database, pool_options
     from taskgo.jobs.queue import configure_jobs
     from taskgo.logging import configure_logging
+    from taskgo.runtime import tune_garbage_collector
 
     url = _pin_database_url()
     settings = get_settings()
@@ -99,6 +100,7 @@ def worker(concurrency: int, queues: tuple[str, ...]) -> None:
 
         for module in _domain_modules("startup"):
             await module.startup(settings)
+        tune_garbage_collector(settings.gc_young_threshold)
         jobs = configure_jobs(url)
         try:
             async with jobs.open_async():

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
             "`request.server_busy` with Retry-After."
         ),
     )
+    gc_young_threshold: int = Field(
+        default=50_000,
+        ge=100,
+        le=10_000_000,
+        description=(
+            "Net new objects between the garbage collector's young collections (Python's "
+            "default is 700). Raised so that the objects of requests in flight die before a "
+            "collection promotes them, which made full collections rare; see "
+            "`docs/benchmarks.md`."
+        ),
+    )
     pgdata_dir: Path = Field(
         default=Path("var/pgdata"), description="Data folder of the embedded PostgreSQL."
     )
