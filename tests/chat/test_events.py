@@ -232,6 +232,53 @@ async def test_rate_limit_error_ack(
     assert len(await _stored(chat)) == 3
 
 
+async def test_resends_keep_rate_budget(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_RATE_BURST", "3")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+        first = await _send(buyer, chat, "primeira", "resend-1")
+        # A client back from a lost connection resends what it has no ack for.
+        resends = [await _send(buyer, chat, "primeira", "resend-1") for _ in range(3)]
+        later = [await _send(buyer, chat, f"nova {i}") for i in range(2)]
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert "id" in first
+    assert all(reply.get("duplicate") is True for reply in resends)
+    assert all(reply["id"] == first["id"] for reply in resends)
+    assert all("id" in reply for reply in later)
+    assert len(await _stored(chat)) == 3
+
+
+async def test_control_events_rate_limited(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "3")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+        ack = await _send(buyer, chat, "oi")
+        read = {"conversationId": str(chat.id), "messageId": ack["id"]}
+        replies = [await buyer.call("messages_read", read) for _ in range(2)]
+        limited = await buyer.call("join_conversation", {"conversationId": str(chat.id)})
+        sent_after = await _send(buyer, chat, "ainda posso escrever")
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert all(reply["ok"] is True for reply in replies)
+    assert limited["error"]["code"] == "chat.rate_limited"
+    assert limited["error"]["details"]["retryAfterMs"] > 0
+    # Messages have their own bucket.
+    assert "id" in sent_after
+
+
 async def test_messages_keep_send_order(
     connect_socket: ConnectSocket, token_for: Any, chat: Chat
 ) -> None:

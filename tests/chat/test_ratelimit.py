@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from taskgo.chat import ratelimit
-from taskgo.chat.ratelimit import check_message_rate
+from taskgo.chat.ratelimit import check_control_rate, check_message_rate, refund_message_token
 from taskgo.config import reset_settings
 from taskgo.errors import AppError
 from taskgo.realtime.redis_client import close_redis
@@ -138,6 +138,74 @@ async def test_redis_burst_of_checks_waits() -> None:
     # falls back to this process's buckets.
     await asyncio.gather(*(check_message_rate(user) for user in users))
 
-    assert not any(user in ratelimit._local.buckets for user in users)
+    assert not any((ratelimit.Bucket.MESSAGE, user) in ratelimit._local.buckets for user in users)
     client = redis.Redis.from_url(REDIS_URL)
     assert client.exists(*(f"{ratelimit.KEY_PREFIX}{user}" for user in users)) == 600
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_refund_returns_token() -> None:
+    user = uuid.uuid4()
+    await _taken(user, 3)
+
+    await refund_message_token(user)
+    await refund_message_token(user)
+
+    waits = await _taken(user, 3)
+    assert waits[:2] == [0, 0]
+    assert waits[2] > 0
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_refund_capped_at_capacity() -> None:
+    user = uuid.uuid4()
+    await _taken(user, 1)
+
+    # Two refunds after one take: the bucket stops at its capacity of 3.
+    await refund_message_token(user)
+    await refund_message_token(user)
+
+    waits = await _taken(user, 4)
+    assert waits[:3] == [0, 0, 0]
+    assert waits[3] > 0
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_refund_of_unknown_bucket() -> None:
+    user = uuid.uuid4()
+
+    await refund_message_token(user)
+
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.exists(f"{ratelimit.KEY_PREFIX}{user}") == 0
+
+
+async def _check_control_bucket(monkeypatch: pytest.MonkeyPatch) -> uuid.UUID:
+    """Use up a control bucket of 2 and check that the message bucket is still full."""
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "2")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "1")
+    reset_realtime_settings()
+    user = uuid.uuid4()
+
+    await check_control_rate(user)
+    await check_control_rate(user)
+    with pytest.raises(AppError) as raised:
+        await check_control_rate(user)
+
+    assert raised.value.code == "chat.rate_limited"
+    assert 0 < raised.value.details["retryAfterMs"] <= 1000
+    assert await _taken(user, 3) == [0, 0, 0]
+    return user
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_control_bucket_separate(monkeypatch: pytest.MonkeyPatch) -> None:
+    await _check_control_bucket(monkeypatch)
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_control_bucket_separate(monkeypatch: pytest.MonkeyPatch) -> None:
+    user = await _check_control_bucket(monkeypatch)
+
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.exists(f"{ratelimit.KEY_PREFIX}control:{user}") == 1

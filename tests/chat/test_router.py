@@ -303,6 +303,46 @@ async def test_mark_read_route(
     assert detail["unreadCount"] == 0
 
 
+async def test_http_rate_limits(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    people: dict[str, User],
+    auth_headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskgo.realtime.settings import reset_realtime_settings
+
+    purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
+    buyer = auth_headers(people["buyer"])
+    chat_id = await _chat_id(client, buyer, purchase)
+    monkeypatch.setenv("CHAT_RATE_BURST", "2")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "1")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        first = await _post(client, buyer, chat_id, "um", "http-resend")
+        resends = [await _post(client, buyer, chat_id, "um", "http-resend") for _ in range(3)]
+        second = await _post(client, buyer, chat_id, "dois")
+        third = await _post(client, buyer, chat_id, "três")
+        read = {"messageId": first.json()["id"]}
+        reads = [
+            await client.post(f"/api/conversations/{chat_id}/read", json=read, headers=buyer)
+            for _ in range(2)
+        ]
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert first.status_code == 201
+    assert [response.status_code for response in resends] == [200, 200, 200]
+    # The resends gave their tokens back, so the second new message still fits the burst.
+    assert second.status_code == 201
+    assert third.status_code == 429
+    assert third.json()["error"]["code"] == "chat.rate_limited"
+    assert [response.status_code for response in reads] == [200, 429]
+
+
 async def test_offline_participant_gets_push(
     client: httpx.AsyncClient, db: AsyncSession, people: dict[str, User], auth_headers: Headers
 ) -> None:

@@ -10,7 +10,7 @@ import socketio
 import structlog
 
 from taskgo.chat import service
-from taskgo.chat.ratelimit import check_message_rate
+from taskgo.chat.ratelimit import check_control_rate, check_message_rate, refund_message_token
 from taskgo.chat.sending import Outgoing, prepare_draft
 from taskgo.chat.writer import get_writer
 from taskgo.db.session import session_scope
@@ -68,6 +68,7 @@ def register(sio: socketio.AsyncServer) -> None:
 
     async def join_conversation(sid: str, session: dict[str, Any], data: Any) -> Ack:
         conversation_id = _uuid_field(data, "conversationId")
+        await check_control_rate(session["user_id"])
         async with session_scope() as db:
             await service.require_participant(
                 db, conversation_id=conversation_id, user_id=session["user_id"]
@@ -78,6 +79,7 @@ def register(sio: socketio.AsyncServer) -> None:
 
     async def leave_conversation(sid: str, session: dict[str, Any], data: Any) -> Ack:
         conversation_id = _uuid_field(data, "conversationId")
+        await check_control_rate(session["user_id"])
         await sio.leave_room(sid, conversation_room(conversation_id))
         return {"ok": True}
 
@@ -94,6 +96,8 @@ def register(sio: socketio.AsyncServer) -> None:
         )
         await check_message_rate(user_id)
         sent = await get_writer().send(Outgoing(draft=draft, origin_sid=sid))
+        if not sent.created:
+            await refund_message_token(user_id)
         message = sent.message
         return {
             "id": str(message.id),
@@ -106,6 +110,7 @@ def register(sio: socketio.AsyncServer) -> None:
     async def messages_read(sid: str, session: dict[str, Any], data: Any) -> Ack:
         conversation_id = _uuid_field(data, "conversationId")
         message_id = _uuid_field(data, "messageId")
+        await check_control_rate(session["user_id"])
         async with session_scope() as db:
             participant = await service.mark_read(
                 db,

@@ -1,6 +1,12 @@
-"""Per-user token bucket for new chat messages.
+"""Per-user token buckets for the chat: one for new messages, one for the other events.
 
-With Redis the bucket is one hash per user, updated by a Lua script so that all server
+New messages (`send_message`, `POST .../messages`) take from the message bucket. The
+events that only read or move a position (`join_conversation`, `leave_conversation`,
+`messages_read`, `POST .../read`) take from a larger control bucket, so that a client in a
+loop cannot load the database with them either. A resend that turns out to be a duplicate
+gets its message token back.
+
+With Redis each bucket is one hash per user, updated by a Lua script so that all server
 processes share it. The script reads Redis's clock, so process clocks need not agree.
 Without Redis the buckets live in this process.
 """
@@ -10,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from uuid import UUID
 
 import structlog
@@ -22,6 +29,21 @@ from taskgo.realtime.settings import realtime_settings
 log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "taskgo:chat:rate:"
+
+
+class Bucket(StrEnum):
+    """The two kinds of bucket each user has."""
+
+    MESSAGE = "message"
+    CONTROL = "control"
+
+
+def _redis_key(kind: Bucket, user_id: UUID) -> str:
+    # The message bucket keeps the key it had before control buckets existed.
+    if kind is Bucket.MESSAGE:
+        return f"{KEY_PREFIX}{user_id}"
+    return f"{KEY_PREFIX}{kind}:{user_id}"
+
 
 # Returns {allowed (0|1), milliseconds until one token is available}.
 _BUCKET_SCRIPT = """
@@ -50,6 +72,17 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
 return {allowed, wait_ms}
 """
 
+# Gives one token back, up to the capacity. A bucket that expired meanwhile is full anyway,
+# so the script leaves it alone.
+_REFUND_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens ~= nil then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(capacity, tokens + 1)))
+end
+return 0
+"""
+
 
 @dataclass
 class _Bucket:
@@ -59,7 +92,7 @@ class _Bucket:
 
 class _LocalBuckets:
     def __init__(self) -> None:
-        self.buckets: dict[UUID, _Bucket] = {}
+        self.buckets: dict[tuple[Bucket, UUID], _Bucket] = {}
         self.script_sha: str | None = None
 
 
@@ -70,12 +103,12 @@ _local = _LocalBuckets()
 _PRUNE_THRESHOLD = 10_000
 
 
-def _take_local(user_id: UUID, *, capacity: int, rate: float) -> int:
+def _take_local(key: tuple[Bucket, UUID], *, capacity: int, rate: float) -> int:
     now = time.monotonic()
-    bucket = _local.buckets.get(user_id)
+    bucket = _local.buckets.get(key)
     if bucket is None:
         bucket = _Bucket(tokens=float(capacity), at=now)
-        _local.buckets[user_id] = bucket
+        _local.buckets[key] = bucket
 
     bucket.tokens = min(capacity, bucket.tokens + (now - bucket.at) * rate)
     bucket.at = now
@@ -86,17 +119,24 @@ def _take_local(user_id: UUID, *, capacity: int, rate: float) -> int:
         wait_ms = math.ceil((1 - bucket.tokens) / rate * 1000)
 
     if len(_local.buckets) > _PRUNE_THRESHOLD:
-        full_after = capacity / rate
-        stale = [uid for uid, b in _local.buckets.items() if now - b.at > full_after]
-        for uid in stale:
-            del _local.buckets[uid]
+        _prune(now)
     return wait_ms
 
 
-async def _take_redis(user_id: UUID, *, capacity: int, rate: float) -> int:
+def _prune(now: float) -> None:
+    """Drop the buckets that have refilled completely since their last use."""
+    full_after = {}
+    for kind in Bucket:
+        capacity, rate = _limits(kind)
+        full_after[kind] = capacity / rate
+    stale = [key for key, bucket in _local.buckets.items() if now - bucket.at > full_after[key[0]]]
+    for key in stale:
+        del _local.buckets[key]
+
+
+async def _take_redis(key: str, *, capacity: int, rate: float) -> int:
     client = get_redis()
     assert client is not None
-    key = f"{KEY_PREFIX}{user_id}"
     args = (str(capacity), repr(rate))
 
     if _local.script_sha is not None:
@@ -111,21 +151,26 @@ async def _take_redis(user_id: UUID, *, capacity: int, rate: float) -> int:
     return 0 if int(allowed) else int(wait_ms)
 
 
-async def check_message_rate(user_id: UUID) -> None:
-    """Take one token from ``user_id``'s bucket or raise ``chat.rate_limited`` (429)."""
+def _limits(kind: Bucket) -> tuple[int, float]:
     settings = realtime_settings()
-    capacity = settings.chat_rate_burst
-    rate = settings.chat_rate_per_second
+    if kind is Bucket.MESSAGE:
+        return settings.chat_rate_burst, settings.chat_rate_per_second
+    return settings.chat_control_rate_burst, settings.chat_control_rate_per_second
 
+
+async def _check(kind: Bucket, user_id: UUID) -> None:
+    capacity, rate = _limits(kind)
     if get_redis() is None:
-        wait_ms = _take_local(user_id, capacity=capacity, rate=rate)
+        wait_ms = _take_local((kind, user_id), capacity=capacity, rate=rate)
     else:
         try:
-            wait_ms = await _take_redis(user_id, capacity=capacity, rate=rate)
+            wait_ms = await _take_redis(_redis_key(kind, user_id), capacity=capacity, rate=rate)
         except (RedisError, OSError) as exc:
             # A Redis outage must not stop the chat, so this process's bucket takes over.
-            log.warning("chat.rate_limit_redis_failed", user_id=str(user_id), error=repr(exc))
-            wait_ms = _take_local(user_id, capacity=capacity, rate=rate)
+            log.warning(
+                "chat.rate_limit_redis_failed", user_id=str(user_id), bucket=kind, error=repr(exc)
+            )
+            wait_ms = _take_local((kind, user_id), capacity=capacity, rate=rate)
 
     if wait_ms > 0:
         seconds = max(1, math.ceil(wait_ms / 1000))
@@ -135,3 +180,33 @@ async def check_message_rate(user_id: UUID) -> None:
             details={"retryAfterMs": wait_ms},
             seconds=seconds,
         )
+
+
+async def check_message_rate(user_id: UUID) -> None:
+    """Take one token from ``user_id``'s message bucket or raise ``chat.rate_limited`` (429)."""
+    await _check(Bucket.MESSAGE, user_id)
+
+
+async def check_control_rate(user_id: UUID) -> None:
+    """Take one token from ``user_id``'s control bucket or raise ``chat.rate_limited`` (429)."""
+    await _check(Bucket.CONTROL, user_id)
+
+
+async def refund_message_token(user_id: UUID) -> None:
+    """Give back the message token of a send that stored nothing (a duplicate resend).
+
+    A client that reconnects resends the messages it has no ack for. Those resends must
+    not use up the budget of the messages it writes next.
+    """
+    capacity, _ = _limits(Bucket.MESSAGE)
+    local = _local.buckets.get((Bucket.MESSAGE, user_id))
+    if local is not None:
+        local.tokens = min(capacity, local.tokens + 1)
+    client = get_redis()
+    if client is None:
+        return
+    try:
+        await client.eval(_REFUND_SCRIPT, 1, _redis_key(Bucket.MESSAGE, user_id), str(capacity))
+    except (RedisError, OSError) as exc:
+        # Only the refund is lost: the user may be limited a little earlier.
+        log.warning("chat.rate_refund_failed", user_id=str(user_id), error=repr(exc))

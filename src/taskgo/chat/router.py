@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from taskgo.auth.deps import CurrentUser
 from taskgo.chat import service
 from taskgo.chat.models import Conversation
-from taskgo.chat.ratelimit import check_message_rate
+from taskgo.chat.ratelimit import check_control_rate, check_message_rate, refund_message_token
 from taskgo.chat.schemas import (
     ChatRef,
     ConversationOut,
@@ -117,6 +117,7 @@ async def post_message(
         client_message_id=body.client_message_id,
     )
     if not sent.created:
+        await refund_message_token(user.id)
         response.status_code = status.HTTP_200_OK
     return MessageOut.model_validate(sent.message)
 
@@ -126,6 +127,7 @@ async def mark_read(
     conversation_id: uuid.UUID, body: ReadIn, user: CurrentUser, session: DbSession
 ) -> ParticipantOut:
     """Move the caller's read position forward to `messageId` (never backward)."""
+    await check_control_rate(user.id)
     participant = await service.mark_read(
         session, conversation_id=conversation_id, user_id=user.id, message_id=body.message_id
     )

@@ -16,6 +16,10 @@ class RealtimeSettings(BaseSettings):
     # refilled at `chat_rate_per_second`.
     chat_rate_burst: int = Field(default=20, ge=1)
     chat_rate_per_second: float = Field(default=1.0, gt=0)
+    # The same for `join_conversation`, `leave_conversation` and `messages_read` (socket and
+    # HTTP). An app that opens with many order chats joins each of them at once.
+    chat_control_rate_burst: int = Field(default=60, ge=1)
+    chat_control_rate_per_second: float = Field(default=10.0, gt=0)
 
     # How long a connected socket counts as present without a renewal, in seconds. A process
     # that dies stops renewing, so its sockets stop counting after this lease.
