@@ -11,23 +11,44 @@ from taskgo.config import get_settings
 class RealtimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    # Token bucket per user for new chat messages, shared by all of the user's sockets and,
-    # with Redis, by all server processes: bursts of up to `chat_rate_burst` messages,
-    # refilled at `chat_rate_per_second`.
-    chat_rate_burst: int = Field(default=20, ge=1)
-    chat_rate_per_second: float = Field(default=1.0, gt=0)
-    # The same for `join_conversation`, `leave_conversation` and `messages_read` (socket and
-    # HTTP). An app that opens with many order chats joins each of them at once.
-    chat_control_rate_burst: int = Field(default=60, ge=1)
-    chat_control_rate_per_second: float = Field(default=10.0, gt=0)
-
-    # How long a connected socket counts as present without a renewal, in seconds. A process
-    # that dies stops renewing, so its sockets stop counting after this lease.
-    presence_lease_seconds: int = Field(default=60, ge=3)
-
-    # Seconds before the token expires at which the server sends `session_expiring`, so the
-    # client can send `reauthenticate` with a fresh token in time.
-    token_expiry_warning_seconds: int = Field(default=60, ge=0)
+    chat_rate_burst: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "New chat messages a user may send in a burst, shared by all of the user's sockets "
+            "and, with Redis, by all server processes."
+        ),
+    )
+    chat_rate_per_second: float = Field(
+        default=1.0, gt=0, description="Refill rate of the chat message bucket, per second."
+    )
+    chat_control_rate_burst: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "Burst of `join_conversation`, `leave_conversation` and `messages_read` (socket "
+            "and HTTP) per user. An app that opens with many order chats joins each at once."
+        ),
+    )
+    chat_control_rate_per_second: float = Field(
+        default=10.0, gt=0, description="Refill rate of the chat control bucket, per second."
+    )
+    presence_lease_seconds: int = Field(
+        default=60,
+        ge=3,
+        description=(
+            "Seconds a connected socket counts as present without a renewal. A process that "
+            "dies stops renewing, so its sockets stop counting after this lease."
+        ),
+    )
+    token_expiry_warning_seconds: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "Seconds before the token expires at which the server sends `session_expiring`, "
+            "so the client can send `reauthenticate` with a fresh token in time."
+        ),
+    )
 
 
 @lru_cache
