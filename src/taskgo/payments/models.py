@@ -53,6 +53,10 @@ class ProcessedWebhookEvent(Base):
     """A provider event that was handled; its id is never handled again."""
 
     __tablename__ = "payment_webhook_events"
+    __table_args__ = (
+        # Dispute events arrive in any order: a lookup by dispute id tells whether it closed.
+        Index("ix_payment_webhook_events_object", "object_id", "event_type"),
+    )
 
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     provider: Mapped[str] = mapped_column(String(16))

@@ -30,7 +30,7 @@ from taskgo.purchases.models import (
     PurchaseStatus,
 )
 from taskgo.purchases.payment_sync import sync_payment
-from taskgo.purchases.service import lock_purchase, lock_purchase_by_intent
+from taskgo.purchases.service import chargeback_closed, lock_purchase, lock_purchase_by_intent
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +107,11 @@ async def _dispute_created(session: AsyncSession, event: WebhookEvent) -> str:
         return "ignored"
     dispute_id = str(event.object.get("id"))
     purchase.provider_dispute_id = dispute_id
-    if purchase.status in HELD_STATUSES and purchase.dispute_status != DisputeStatus.OPEN:
+    if await chargeback_closed(session, dispute_id):
+        # This event arrived after the dispute's `closed` event, which already applied the
+        # outcome, so a hold now would never be lifted.
+        log.info("payments.dispute_created_after_close", purchase_id=str(purchase.id))
+    elif purchase.status in HELD_STATUSES and purchase.dispute_status != DisputeStatus.OPEN:
         transitions.freeze(purchase, reason=f"chargeback: {event.object.get('reason') or ''}")
         await notify.dispute_opened(session, purchase)
         notify.announce(session, purchase)

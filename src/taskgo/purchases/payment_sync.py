@@ -20,6 +20,7 @@ from taskgo.purchases import notify, release, stock
 from taskgo.purchases.models import (
     FINAL_STATUSES,
     HELD_STATUSES,
+    DisputeStatus,
     HoldReason,
     Purchase,
     PurchaseStatus,
@@ -111,6 +112,9 @@ async def _close_refunded(session: AsyncSession, purchase: Purchase) -> None:
     purchase.status = PurchaseStatus.REFUNDED.value
     purchase.hold_reason = None
     purchase.release_at = None
+    if purchase.dispute_status == DisputeStatus.OPEN:
+        # The refund settled the buyer's dispute, so no admin decision is left.
+        purchase.dispute_status = DisputeStatus.RESOLVED_REFUND.value
     if purchase.shipped_at is None:
         await stock.restore(session, items=purchase.items)
     log.warning(

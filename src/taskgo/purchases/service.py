@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
@@ -19,6 +19,7 @@ from taskgo.errors import AppError
 from taskgo.jobs import enqueue
 from taskgo.money import format_centavos
 from taskgo.pagination import apply_keyset, page_of
+from taskgo.payments.models import ProcessedWebhookEvent
 from taskgo.payments.provider import PaymentError, payments_unavailable
 from taskgo.payments.providers import get_payments
 from taskgo.products.models import Product, ProductStatus
@@ -94,6 +95,24 @@ async def lock_purchase_by_intent(session: AsyncSession, intent_id: str) -> Purc
         .where(Purchase.payment_intent_id == intent_id)
         .with_for_update()
         .execution_options(populate_existing=True)
+    )
+
+
+async def chargeback_closed(session: AsyncSession, dispute_id: str) -> bool:
+    """Return whether the provider reported the chargeback `dispute_id` closed (won or lost).
+
+    Dispute webhooks may arrive in any order and the provider's dispute is not read back,
+    so the handled `charge.dispute.closed` event is the record of the outcome.
+    """
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    ProcessedWebhookEvent.event_type == "charge.dispute.closed",
+                    ProcessedWebhookEvent.object_id == dispute_id,
+                )
+            )
+        )
     )
 
 

@@ -20,12 +20,18 @@ from taskgo.i18n import Label
 from taskgo.payments.provider import PaymentError, payments_unavailable
 from taskgo.purchases import notify, release, stock
 from taskgo.purchases.models import (
+    HELD_STATUSES,
     DisputeStatus,
     HoldReason,
     Purchase,
     PurchaseStatus,
 )
-from taskgo.purchases.service import get_purchase_for_participant, lock_purchase, now
+from taskgo.purchases.service import (
+    chargeback_closed,
+    get_purchase_for_participant,
+    lock_purchase,
+    now,
+)
 from taskgo.tracking.codes import normalize_tracking_code
 from taskgo.users.models import User
 
@@ -237,9 +243,20 @@ async def do_resolve_dispute(
         raise AppError("purchase.not_found", status=404)
     if purchase.dispute_status != DisputeStatus.OPEN:
         raise AppError("purchase.no_open_dispute", status=409)
-    if purchase.provider_dispute_id is not None:
+    if purchase.status not in HELD_STATUSES:
+        # The money already left escrow or never came in (a refund made at the provider, a
+        # lapsed authorization), so a release would reopen a closed purchase.
+        raise AppError(
+            "purchase.dispute_purchase_closed",
+            status=409,
+            status_name=status_label(purchase.status),
+        )
+    if purchase.provider_dispute_id is not None and not await chargeback_closed(
+        session, purchase.provider_dispute_id
+    ):
         # The card network decides a chargeback. Stripe rejects a refund of the disputed
-        # charge, and a release would pay the seller before the decision.
+        # charge, and a release would pay the seller before the decision. Once the
+        # chargeback is closed, an admin resolves the buyer's own dispute.
         raise AppError("purchase.chargeback_open", status=409)
 
     try:
