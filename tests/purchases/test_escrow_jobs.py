@@ -340,6 +340,43 @@ async def test_release_waits_for_payout_account(
     assert len(stripe_env.world.transfers) == 1
 
 
+async def test_rejected_transfer_keeps_confirmation(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    stripe_env.inject_fault(Fault("POST", "/v1/transfers", status=400))
+
+    confirmed = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+
+    # The buyer's confirmation is kept; the payout waits for the retry job.
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "delivered"
+    assert confirmed.json()["holdReason"] == "payout_retry"
+    assert confirmed.json()["buyerConfirmedAt"] is not None
+    assert stripe_env.world.transfers == {}
+    assert (await load_balances(db, uuid.UUID(purchase["id"]))).escrow_held == 10_000
+
+    ran = await run_queued_jobs(db, task_names={"purchases.release_one"}, include_scheduled=True)
+
+    assert ran == ["purchases.release_one"]
+    body = await _get(client, purchase, auth_headers(seller))
+    assert body["status"] == "released"
+    assert len(stripe_env.world.transfers) == 1
+
+
 async def test_unpaid_purchase_expires(
     client: httpx.AsyncClient,
     db: AsyncSession,

@@ -31,7 +31,8 @@ log = structlog.get_logger(__name__)
 
 
 class PaymentRetryLater(Exception):
-    """The provider is unreachable; the step is safe to retry (jobs retry it)."""
+    """The provider is unreachable or rejected a payout; the step is safe to retry (jobs
+    retry it)."""
 
 
 async def record_capture(session: AsyncSession, purchase: Purchase, intent: IntentSnapshot) -> None:
@@ -152,7 +153,7 @@ async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:
         transfer_id=transfer_id,
     )
     if payout > 0:
-        # With nothing left for the seller, the refund notices already told both sides.
+        # With nothing left for the seller, the refund notices already informed both sides.
         await notify.released(session, purchase, amount=payout)
     notify.announce(session, purchase)
     return True
@@ -228,7 +229,18 @@ async def _transfer(session: AsyncSession, purchase: Purchase, *, amount: int) -
             purchase.hold_reason = HoldReason.SELLER_PAYOUT_ACCOUNT.value
             await notify.payout_account_needed(session, purchase, amount=amount)
             return None
-        raise
+        # Any other rejection (the platform balance, a blocked account) is for the team to
+        # fix, so the buyer's confirmation is kept and the job retries. Raising would roll
+        # the confirmation back behind a 503. Stripe replays a rejection under the same key
+        # for 24 hours, so a retry succeeds only after that or once the amount changes.
+        log.error(
+            "escrow.transfer_rejected",
+            purchase_id=str(purchase.id),
+            amount=amount,
+            reason=error.reason,
+            error=error.message,
+        )
+        raise PaymentRetryLater(error.message) from error
     return transfer.id
 
 
