@@ -255,6 +255,90 @@ async def test_resends_keep_rate_budget(
     assert len(await _stored(chat)) == 3
 
 
+async def test_resend_loop_is_rate_limited(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_RATE_BURST", "3")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "4")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        # Two sockets of one user resend the same message in a loop: each resend reaches
+        # the database, so they must not be free.
+        phone = await _joined(connect_socket, token_for, chat.buyer, chat)
+        tablet = await _joined(connect_socket, token_for, chat.buyer, chat)
+        first = await _send(phone, chat, "primeira", "loop-1")
+        replies = []
+        for _ in range(5):
+            replies += await asyncio.gather(
+                _send(phone, chat, "primeira", "loop-1"), _send(tablet, chat, "primeira", "loop-1")
+            )
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert "id" in first
+    duplicates = [reply for reply in replies if reply.get("duplicate") is True]
+    limited = [reply for reply in replies if "error" in reply]
+    assert all(reply["id"] == first["id"] for reply in duplicates)
+    assert all(reply["error"]["code"] == "chat.rate_limited" for reply in limited)
+    # The joins took 2 control tokens, so 2 resends are charged there, then 2 message
+    # tokens are left; the other resends are limited.
+    assert len(duplicates) == 4
+    assert len(limited) == 6
+    assert len(await _stored(chat)) == 1
+
+
+@pytest.mark.parametrize("other_body", ["mesma", "outra"])
+async def test_concurrent_same_client_id(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, other_body: str
+) -> None:
+    phone = await _joined(connect_socket, token_for, chat.buyer, chat)
+    tablet = await _joined(connect_socket, token_for, chat.buyer, chat)
+    seller = await _joined(connect_socket, token_for, chat.seller, chat)
+
+    replies = await asyncio.gather(
+        _send(phone, chat, "mesma", "both-1"), _send(tablet, chat, other_body, "both-1")
+    )
+
+    stored = await _stored(chat)
+    assert len(stored) == 1
+    created = [reply for reply in replies if reply.get("duplicate") is False]
+    assert len(created) == 1
+    assert created[0]["id"] == str(stored[0].id)
+    sent_bodies = ["mesma", other_body]
+    other_index = 1 if replies[0] is created[0] else 0
+    other = replies[other_index]
+    if sent_bodies[other_index] == stored[0].body:
+        assert other["duplicate"] is True
+        assert other["id"] == created[0]["id"]
+    else:
+        assert other["error"]["code"] == "chat.client_message_id_reused"
+    received = await seller.inbox.wait_for("new_message")
+    await seller.inbox.settle()
+    assert [event["id"] for event in received] == [created[0]["id"]]
+
+
+async def test_other_user_same_client_id(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat
+) -> None:
+    buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+    seller = await _joined(connect_socket, token_for, chat.seller, chat)
+
+    mine = await _send(buyer, chat, "Oi", "shared-1")
+    theirs = await _send(seller, chat, "Oi", "shared-1")
+
+    # The id is the sender's own: another user's message is neither returned nor reused.
+    assert mine["duplicate"] is False
+    assert theirs["duplicate"] is False
+    assert theirs["id"] != mine["id"]
+    assert [str(message.sender_id) for message in await _stored(chat)] == [
+        str(chat.buyer.id),
+        str(chat.seller.id),
+    ]
+
+
 async def test_control_events_rate_limited(
     connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,6 +361,23 @@ async def test_control_events_rate_limited(
     assert limited["error"]["details"]["retryAfterMs"] > 0
     # Messages have their own bucket.
     assert "id" in sent_after
+
+
+async def test_leave_not_rate_limited(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "1")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        # The join takes the only control token.
+        buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+        left = await buyer.call("leave_conversation", {"conversationId": str(chat.id)})
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert left == {"ok": True}
 
 
 async def test_messages_keep_send_order(

@@ -209,3 +209,34 @@ async def test_redis_control_bucket_separate(monkeypatch: pytest.MonkeyPatch) ->
 
     client = redis.Redis.from_url(REDIS_URL)
     assert client.exists(f"{ratelimit.KEY_PREFIX}control:{user}") == 1
+
+
+async def _refund_without_control_tokens(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "1")
+    monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    user = uuid.uuid4()
+    await _taken(user, 3)
+
+    # The first refund pays with the only control token; the second finds none, so its
+    # message token stays spent.
+    await refund_message_token(user)
+    await refund_message_token(user)
+
+    return await _taken(user, 2)
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_refund_needs_control_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits = await _refund_without_control_tokens(monkeypatch)
+
+    assert waits[0] == 0
+    assert waits[1] > 0
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_refund_needs_control_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits = await _refund_without_control_tokens(monkeypatch)
+
+    assert waits[0] == 0
+    assert waits[1] > 0

@@ -317,7 +317,8 @@ async def test_http_rate_limits(
     chat_id = await _chat_id(client, buyer, purchase)
     monkeypatch.setenv("CHAT_RATE_BURST", "2")
     monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
-    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "1")
+    # The three resends take control tokens instead of message tokens, leaving one read.
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "4")
     monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
     reset_realtime_settings()
     try:
@@ -341,6 +342,38 @@ async def test_http_rate_limits(
     assert third.status_code == 429
     assert third.json()["error"]["code"] == "chat.rate_limited"
     assert [response.status_code for response in reads] == [200, 429]
+
+
+async def test_http_invalid_message_keeps_budget(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    people: dict[str, User],
+    auth_headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskgo.realtime.settings import reset_realtime_settings
+
+    purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
+    buyer = auth_headers(people["buyer"])
+    chat_id = await _chat_id(client, buyer, purchase)
+    monkeypatch.setenv("CHAT_RATE_BURST", "1")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        # Over Socket.IO an invalid message is rejected before the rate check, and the
+        # HTTP route must not count it either.
+        blank = await _post(client, buyer, chat_id, "   ")
+        bad_id = await _post(client, buyer, chat_id, "oi", "x" * 65)
+        sent = await _post(client, buyer, chat_id, "oi")
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert blank.status_code == 422
+    assert blank.json()["error"]["code"] == "chat.body_empty"
+    assert bad_id.status_code == 422
+    assert bad_id.json()["error"]["details"]["field"] == "clientMessageId"
+    assert sent.status_code == 201
 
 
 async def test_offline_participant_gets_push(

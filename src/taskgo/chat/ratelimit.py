@@ -1,10 +1,10 @@
 """Per-user token buckets for the chat: one for new messages, one for the other events.
 
 New messages (`send_message`, `POST .../messages`) take from the message bucket. The
-events that only read or move a position (`join_conversation`, `leave_conversation`,
-`messages_read`, `POST .../read`) take from a larger control bucket, so that a client in a
-loop cannot load the database with them either. A resend that turns out to be a duplicate
-gets its message token back.
+events that only read or move a position (`join_conversation`, `messages_read`,
+`POST .../read`) take from a larger control bucket, so that a client in a loop cannot load
+the database with them either. A resend that turns out to be a duplicate gets its message
+token back and pays with a control token instead.
 
 With Redis each bucket is one hash per user, updated by a Lua script so that all server
 processes share it. The script reads Redis's clock, so process clocks need not agree.
@@ -158,20 +158,23 @@ def _limits(kind: Bucket) -> tuple[int, float]:
     return settings.chat_control_rate_burst, settings.chat_control_rate_per_second
 
 
-async def _check(kind: Bucket, user_id: UUID) -> None:
+async def _take(kind: Bucket, user_id: UUID) -> int:
+    """Take one token; return 0, or the milliseconds until one is available (nothing taken)."""
     capacity, rate = _limits(kind)
     if get_redis() is None:
-        wait_ms = _take_local((kind, user_id), capacity=capacity, rate=rate)
-    else:
-        try:
-            wait_ms = await _take_redis(_redis_key(kind, user_id), capacity=capacity, rate=rate)
-        except (RedisError, OSError) as exc:
-            # A Redis outage must not stop the chat, so this process's bucket takes over.
-            log.warning(
-                "chat.rate_limit_redis_failed", user_id=str(user_id), bucket=kind, error=repr(exc)
-            )
-            wait_ms = _take_local((kind, user_id), capacity=capacity, rate=rate)
+        return _take_local((kind, user_id), capacity=capacity, rate=rate)
+    try:
+        return await _take_redis(_redis_key(kind, user_id), capacity=capacity, rate=rate)
+    except (RedisError, OSError) as exc:
+        # A Redis outage must not stop the chat, so this process's bucket takes over.
+        log.warning(
+            "chat.rate_limit_redis_failed", user_id=str(user_id), bucket=kind, error=repr(exc)
+        )
+        return _take_local((kind, user_id), capacity=capacity, rate=rate)
 
+
+async def _check(kind: Bucket, user_id: UUID) -> None:
+    wait_ms = await _take(kind, user_id)
     if wait_ms > 0:
         seconds = max(1, math.ceil(wait_ms / 1000))
         raise AppError(
@@ -193,11 +196,16 @@ async def check_control_rate(user_id: UUID) -> None:
 
 
 async def refund_message_token(user_id: UUID) -> None:
-    """Give back the message token of a send that stored nothing (a duplicate resend).
+    """Move the cost of a send that stored nothing (a duplicate resend) to the control bucket.
 
     A client that reconnects resends the messages it has no ack for. Those resends must
-    not use up the budget of the messages it writes next.
+    not use up the budget of the messages it writes next, so the message token goes back.
+    A resend still reads the database, so it takes a control token instead. When the
+    control bucket is empty, the message token stays spent, so a client that resends in a
+    loop is limited like any other.
     """
+    if await _take(Bucket.CONTROL, user_id) > 0:
+        return
     capacity, _ = _limits(Bucket.MESSAGE)
     local = _local.buckets.get((Bucket.MESSAGE, user_id))
     if local is not None:

@@ -21,6 +21,7 @@ from taskgo.chat.schemas import (
     SendMessageIn,
 )
 from taskgo.chat.sending import send_message
+from taskgo.chat.validation import check_client_message_id, normalize_body
 from taskgo.db.session import DbSession
 from taskgo.pagination import DEFAULT_LIMIT, Cursor, Limit
 
@@ -108,6 +109,9 @@ async def post_message(
     response: Response,
 ) -> MessageOut:
     """Send a message without a socket; a resend with the same clientMessageId returns 200."""
+    # Validated before the rate limit, as over Socket.IO, so a rejected message costs no token.
+    normalize_body(body.body)
+    check_client_message_id(body.client_message_id)
     await check_message_rate(user.id)
     sent = await send_message(
         session,

@@ -26,8 +26,9 @@ class RealtimeSettings(BaseSettings):
         default=60,
         ge=1,
         description=(
-            "Burst of `join_conversation`, `leave_conversation` and `messages_read` (socket "
-            "and HTTP) per user. An app that opens with many order chats joins each at once."
+            "Burst of `join_conversation` and `messages_read` (socket and HTTP) per user, "
+            "also paid by a resend of a message already stored. An app that opens with many "
+            "order chats joins each at once."
         ),
     )
     chat_control_rate_per_second: float = Field(
