@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -306,7 +307,8 @@ async def test_sweep_stops_when_storage_fails(
     backend: Backend,
 ) -> None:
     headers = auth_headers(seller)
-    leftover_ids = [await _product_with_photos(client, headers, 1) for _ in range(2)]
+    count = product_tasks.SWEEP_STOP_AFTER_FAILED_PRODUCTS + 1
+    leftover_ids = [await _product_with_photos(client, headers, 1) for _ in range(count)]
     await db.execute(
         update(Product)
         .where(Product.id.in_(leftover_ids))
@@ -321,7 +323,7 @@ async def test_sweep_stops_when_storage_fails(
     stopped = [event for event in events if event["event"] == "products.image_sweep_stopped"]
     attempts = [event for event in events if event["event"] == "product.image_files_deleted"]
     assert len(stopped) == 1
-    assert len(attempts) == 1
+    assert len(attempts) == product_tasks.SWEEP_STOP_AFTER_FAILED_PRODUCTS
     for product_id in leftover_ids:
         assert await _photo_keys(db, product_id) == keys[product_id]
         assert await backend.has(keys[product_id][0])
@@ -347,3 +349,149 @@ def test_worker_loads_cleanup_tasks() -> None:
     # A worker imports only the modules in TASK_MODULES, so a job of a task defined
     # elsewhere fails there as unknown.
     assert "taskgo.products.tasks" in TASK_MODULES
+
+
+async def test_removing_photo_of_deleted_product_not_found(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    seller: User,
+    auth_headers: Any,
+    backend: Backend,
+) -> None:
+    # A deleted product is not found anywhere else in the API, and its photos belong to
+    # the cleanup job.
+    headers = auth_headers(seller)
+    product = await create_product(client, headers, "Abajur")
+    uploaded = await upload(client, product["id"], headers, png_bytes())
+    image_id = uploaded.json()["images"][0]["id"]
+    product_id = uuid.UUID(product["id"])
+    keys = await _photo_keys(db, product_id)
+    await _delete(client, product_id, headers)
+
+    response = await client.delete(f"/api/products/{product_id}/images/{image_id}", headers=headers)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "product.image_not_found"
+    assert await _photo_keys(db, product_id) == keys
+
+
+async def test_photo_whose_file_is_gone_not_found(
+    client: httpx.AsyncClient, seller: User, auth_headers: Any, backend: Backend
+) -> None:
+    # A request that read the row just before the cleanup (or a photo removal) deleted
+    # the file finds no file: the photo is gone, not a server error.
+    headers = auth_headers(seller)
+    product = await create_product(client, headers, "Abajur")
+    uploaded = await upload(client, product["id"], headers, png_bytes())
+    url = uploaded.json()["images"][0]["url"]
+    image_id = uploaded.json()["images"][0]["id"]
+    await backend.storage.delete(f"products/{product['id']}/{image_id}.png")
+
+    response = await client.get(url, headers={"Accept-Language": "en"})
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "product.image_not_found"
+
+
+async def test_photo_read_when_storage_fails(
+    client: httpx.AsyncClient, seller: User, auth_headers: Any, backend: Backend
+) -> None:
+    headers = auth_headers(seller)
+    product = await create_product(client, headers, "Abajur")
+    uploaded = await upload(client, product["id"], headers, png_bytes())
+    url = uploaded.json()["images"][0]["url"]
+    configure_storage(backend.broken)
+
+    response = await client.get(url)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "upload.storage_unavailable"
+
+
+async def test_photo_upload_when_storage_fails(
+    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, backend: Backend
+) -> None:
+    headers = auth_headers(seller)
+    product = await create_product(client, headers, "Abajur")
+    configure_storage(backend.broken)
+
+    response = await upload(client, product["id"], headers, png_bytes())
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "upload.storage_unavailable"
+    assert await _photo_keys(db, uuid.UUID(product["id"])) == []
+
+
+async def test_sweep_passes_one_stuck_file(
+    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, tmp_path: Path
+) -> None:
+    # One file that storage cannot delete, while storage works for everything else, must
+    # not stop the cleanup of every product deleted after it.
+    storage = LocalStorage(tmp_path / "uploads")
+    previous = get_storage()
+    configure_storage(storage)
+    try:
+        headers = auth_headers(seller)
+        stuck_id = await _product_with_photos(client, headers, 1)
+        later_id = await _product_with_photos(client, headers, 1)
+        for product_id, hours_ago in ((stuck_id, 2), (later_id, 1)):
+            await db.execute(
+                update(Product)
+                .where(Product.id == product_id)
+                .values(
+                    status=ProductStatus.DELETED,
+                    deleted_at=text(f"now() - interval '{hours_ago} hours'"),
+                )
+            )
+        (stuck_key,) = await _photo_keys(db, stuck_id)
+        (later_key,) = await _photo_keys(db, later_id)
+        blocked = storage.path_for(stuck_key)
+        blocked.unlink()
+        blocked.mkdir()
+        (blocked / "inside").write_bytes(b"x")
+
+        await product_tasks.sweep_deleted_image_files(timestamp=0)
+
+        assert await _photo_keys(db, stuck_id) == [stuck_key]
+        assert await _photo_keys(db, later_id) == []
+        assert not await storage.exists(later_key)
+    finally:
+        configure_storage(previous)
+
+
+@pytest.mark.timeout(30)
+async def test_photo_removal_during_cleanup_job(
+    live_client: httpx.AsyncClient, make_live_user: Any, auth_headers: Any, tmp_path: Path
+) -> None:
+    # Committed rows and two connections: the job holds the photo rows while the seller
+    # removes one of them. Before, the removal waited, deleted no row and still gave 204.
+    storage = LocalStorage(tmp_path / "uploads")
+    previous = get_storage()
+    configure_storage(storage)
+    try:
+        seller = await make_live_user(role="partner")
+        headers = auth_headers(seller)
+        product = await create_product(live_client, headers, "Abajur")
+        uploaded = await upload(live_client, product["id"], headers, png_bytes())
+        assert uploaded.status_code == 201, uploaded.text
+        image_id = uploaded.json()["images"][0]["id"]
+        product_id = uuid.UUID(product["id"])
+        deleted = await live_client.delete(f"/api/products/{product_id}", headers=headers)
+        assert deleted.status_code == 204
+
+        async with session_scope() as job_session:
+            result = await images.delete_files_of_deleted_product(
+                job_session, product_id=product_id
+            )
+            removal = asyncio.create_task(
+                live_client.delete(f"/api/products/{product_id}/images/{image_id}", headers=headers)
+            )
+            # Long enough for the removal to reach the rows that the job has locked.
+            await asyncio.sleep(0.5)
+        response = await removal
+    finally:
+        configure_storage(previous)
+
+    assert result.deleted == 1
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "product.image_not_found"

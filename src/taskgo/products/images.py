@@ -21,8 +21,8 @@ from taskgo.jobs import enqueue
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
 from taskgo.uploads.images import process_image
-from taskgo.uploads.service import get_storage
-from taskgo.uploads.storage import Storage, StorageError
+from taskgo.uploads.service import get_storage, storage_unavailable
+from taskgo.uploads.storage import Storage, StorageError, StorageObjectNotFound
 from taskgo.users.models import User
 
 log = structlog.get_logger(__name__)
@@ -73,7 +73,11 @@ async def add_image(
     image_id = uuid.uuid4()
     key = f"products/{product_id}/{image_id}.{processed.extension}"
     storage = product_storage()
-    await storage.put(key, processed.data, content_type=processed.content_type)
+    try:
+        await storage.put(key, processed.data, content_type=processed.content_type)
+    except (StorageError, OSError) as exc:
+        log.error("product.image_store_failed", product_id=str(product_id), error=repr(exc))
+        raise storage_unavailable() from exc
 
     async def remove_orphan() -> None:
         await storage.delete(key)
@@ -100,10 +104,19 @@ async def add_image(
 async def remove_image(
     session: AsyncSession, *, product_id: uuid.UUID, image_id: uuid.UUID, user: User
 ) -> None:
+    # A deleted product's photos belong to the cleanup job. The row lock makes a removal
+    # that comes while the job holds the rows wait, then find nothing, instead of
+    # deleting a row the job has already deleted.
     image = await session.scalar(
         select(ProductImage)
         .join(Product, Product.id == ProductImage.product_id)
-        .where(ProductImage.id == image_id, Product.id == product_id, Product.seller_id == user.id)
+        .where(
+            ProductImage.id == image_id,
+            Product.id == product_id,
+            Product.seller_id == user.id,
+            Product.status != ProductStatus.DELETED,
+        )
+        .with_for_update(of=ProductImage)
     )
     if image is None:
         raise AppError("product.image_not_found", status=404)
@@ -142,7 +155,15 @@ async def read_image(
     ).first()
     if row is None:
         raise AppError("product.image_not_found", status=404)
-    data = await product_storage().get(row.storage_key)
+    try:
+        data = await product_storage().get(row.storage_key)
+    except StorageObjectNotFound as exc:
+        # The row was read just before a removal or the cleanup job deleted the file.
+        log.warning("product.image_file_missing", image_id=str(image_id), key=row.storage_key)
+        raise AppError("product.image_not_found", status=404) from exc
+    except (StorageError, OSError) as exc:
+        log.error("product.image_read_failed", image_id=str(image_id), error=repr(exc))
+        raise storage_unavailable() from exc
     return data, row.content_type, row.status == ProductStatus.ACTIVE
 
 

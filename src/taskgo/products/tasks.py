@@ -21,6 +21,9 @@ SWEEP_TASK = "products.sweep_deleted_image_files"
 # Deleted products handled per sweep. The sweep runs hourly, so a backlog drains over a
 # few runs.
 SWEEP_BATCH_SIZE = 200
+# Products in a row whose every file delete failed before a sweep stops. A file that fails
+# alone (a folder whose permissions changed, say) must not stop the products after it.
+SWEEP_STOP_AFTER_FAILED_PRODUCTS = 3
 
 # Waits of 4, 16, 64, ... 16384 seconds: the last attempt comes about six hours after the
 # first, and the hourly sweep takes over after that.
@@ -53,7 +56,7 @@ async def sweep_deleted_image_files(timestamp: int) -> None:
     async with session_scope() as session:
         product_ids = await images.deleted_products_with_files(session, limit=SWEEP_BATCH_SIZE)
 
-    deleted = failed = handled = 0
+    deleted = failed = handled = failed_in_row = 0
     for product_id in product_ids:
         async with session_scope() as session:
             result = await images.delete_files_of_deleted_product(session, product_id=product_id)
@@ -61,8 +64,12 @@ async def sweep_deleted_image_files(timestamp: int) -> None:
         deleted += result.deleted
         failed += result.failed
         if result.failed and not result.deleted:
-            # Every delete of this product failed, so storage is probably down. Each S3
-            # call may wait out its timeouts, so the next run tries again instead.
+            failed_in_row += 1
+        else:
+            failed_in_row = 0
+        if failed_in_row >= SWEEP_STOP_AFTER_FAILED_PRODUCTS:
+            # Every delete of several products in a row failed, so storage is probably down. S3
+            # calls may wait out their timeouts, so the next run tries again instead.
             log.warning("products.image_sweep_stopped", product_id=str(product_id))
             break
     log.info(
