@@ -212,3 +212,71 @@ def test_long_description_cut_in_data() -> None:
     text = push_text(_shipment(), event)
 
     assert text.data["description"] == "x" * 500
+
+
+async def test_manual_push_with_escaped_characters_fits_fcm(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    manual_provider: None,
+    make_purchase: MakeShipped,
+    make_user: Any,
+    auth_headers: Callable[..., dict[str, str]],
+) -> None:
+    # Each control character takes six bytes in the JSON that FCM measures ("\u0001"),
+    # so the longest description and location the API accepts would pass 4 KB.
+    buyer = await make_user(role="client", name="Beth Buyer", locale="en")
+    seller = await make_user(role="partner", name="Caio Vendedor")
+    purchase = await make_purchase(buyer=buyer, seller=seller)
+
+    response = await client.post(
+        f"/api/purchases/{purchase.id}/tracking/events",
+        json={"status": "exception", "description": "\u0001" * 500, "location": "\u0002" * 200},
+        headers=auth_headers(seller),
+    )
+
+    assert response.status_code == 201, response.text
+    pushes = await _pushes_by_user(db)
+    assert set(pushes) == {buyer.id, seller.id}
+
+
+@pytest.mark.parametrize("character", ["x", "é", "\u4e2d", "\U0001f4e6", "\u0001", '"'])
+@pytest.mark.parametrize(
+    ("carrier_code", "status"),
+    [("BDE-01", "delivered"), ("ZZZ-07", "in_transit"), (None, "exception")],
+)
+def test_push_payload_fits_fcm(carrier_code: str | None, status: str, character: str) -> None:
+    from taskgo.notifications.push import PushMessage, build_fcm_message, shorten_body
+    from taskgo.notifications.service import push_data
+
+    event = _event(
+        carrier_code=carrier_code,
+        status=status,
+        description=character * 4000,
+        location=character * 200,
+    )
+
+    text = push_text(_shipment(), event)
+    rendered = render_all(title_key=text.title_key, body_key=text.body_key, params=text.params)
+
+    data = push_data(notification_id=uuid.uuid4(), kind="tracking_update", data=text.data)
+    for locale in ("en", "pt_BR"):
+        message = PushMessage(
+            key="k",
+            token="t" * 300,
+            title=rendered[locale].title,
+            body=shorten_body(rendered[locale].body),
+            data=data,
+        )
+        build_fcm_message(message)
+    assert text.data["description"].startswith(character)
+
+
+@pytest.mark.parametrize("carrier_code", [None, "ZZZ-07"])
+def test_blank_location_and_description_left_out(carrier_code: str | None) -> None:
+    event = _event(carrier_code=carrier_code, status="in_transit", description="  ", location="  ")
+
+    text = push_text(_shipment(), event)
+    rendered = render_all(title_key=text.title_key, body_key=text.body_key, params=text.params)
+
+    assert rendered["en"].body == f"{CODE}: In transit"
+    assert rendered["pt_BR"].body == f"{CODE}: Em trânsito"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,25 @@ TRACKING_UPDATE_EVENT = "tracking_update"
 # The event's description is sent in the push data, and FCM rejects a push whose payload
 # is over 4096 bytes. SRO's descriptions are a short sentence, well under this cut.
 MAX_DATA_DESCRIPTION_CHARS = 500
+# FCM measures the JSON encoding, where a character takes up to six bytes ("\u0001"). A
+# description typed by a seller may be 500 such characters, and the body (up to 240 of
+# them) and the other fields also need room, so the description gets at most this many.
+MAX_DATA_DESCRIPTION_BYTES = 1000
+
+
+def data_description(description: str) -> str:
+    """Cut ``description`` to the characters and JSON bytes the push data can carry."""
+    shortened = description[:MAX_DATA_DESCRIPTION_CHARS]
+    # The encoding has two quotes around the text, which are not part of it.
+    if len(orjson.dumps(shortened)) - 2 <= MAX_DATA_DESCRIPTION_BYTES:
+        return shortened
+
+    used = 0
+    for index, character in enumerate(shortened):
+        used += len(orjson.dumps(character)) - 2
+        if used > MAX_DATA_DESCRIPTION_BYTES:
+            return shortened[:index]
+    return shortened
 
 
 def event_payload(purchase_id: uuid.UUID, event: TrackingEvent) -> dict[str, object]:
@@ -116,14 +136,17 @@ def push_text(shipment: TrackingShipment, event: TrackingEvent) -> PushText:
     data as extra detail, and into the body only for an event without a label.
     """
     label_key = status_label_key(event)
-    params: dict[str, object] = {"code": shipment.tracking_code, "location": event.location or ""}
-    if label_key is None and event.description:
+    # A seller may type only blanks, which would show as an empty "( )" in the body.
+    location = (event.location or "").strip()
+    description = event.description.strip()
+    params: dict[str, object] = {"code": shipment.tracking_code, "location": location}
+    if label_key is None and description:
         body_key = "push.tracking_update.body"
-        params["description"] = event.description
+        params["description"] = description
     else:
         body_key = "push.tracking_update.status"
         params["status"] = Label(label_key or f"tracking.status.{event.status}")
-    if event.location:
+    if location:
         body_key += "_with_location"
 
     return PushText(
@@ -133,7 +156,7 @@ def push_text(shipment: TrackingShipment, event: TrackingEvent) -> PushText:
         data={
             "purchaseId": str(shipment.purchase_id),
             "status": event.status,
-            "description": event.description[:MAX_DATA_DESCRIPTION_CHARS],
+            "description": data_description(event.description),
         },
     )
 
