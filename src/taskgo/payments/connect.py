@@ -42,21 +42,28 @@ async def refresh_account(session: AsyncSession, account: PaymentAccount) -> boo
         return False
 
     log.info("payments.account_ready", user_id=str(account.user_id))
-    # Releases that waited for this account can go now.
-    held = await session.scalars(
-        select(Purchase.id).where(
-            Purchase.seller_id == account.user_id,
-            Purchase.hold_reason == HoldReason.SELLER_PAYOUT_ACCOUNT.value,
+    await _queue_held_releases(session, account)
+    return True
+
+
+async def _queue_held_releases(session: AsyncSession, account: PaymentAccount) -> int:
+    """Queue the releases that waited for the seller's payout account; return how many."""
+    purchase_ids = list(
+        await session.scalars(
+            select(Purchase.id).where(
+                Purchase.seller_id == account.user_id,
+                Purchase.hold_reason == HoldReason.SELLER_PAYOUT_ACCOUNT.value,
+            )
         )
     )
-    for purchase_id in held:
+    for purchase_id in purchase_ids:
         await enqueue(
             session,
             "purchases.release_one",
             purchase_id=str(purchase_id),
             queueing_lock=f"purchase-release:{purchase_id}",
         )
-    return True
+    return len(purchase_ids)
 
 
 async def start_onboarding(session: AsyncSession, *, partner: User) -> Onboarding:
@@ -90,6 +97,11 @@ async def start_onboarding(session: AsyncSession, *, partner: User) -> Onboardin
             session.add(account)
             await session.flush()
             log.info("payments.account_created", user_id=str(partner.id))
+            if account.transfers_enabled:
+                # A provider that enables transfers at once (the local simulator, or an
+                # account finished elsewhere) never reports the change that
+                # refresh_account looks for, so the held releases are queued here.
+                await _queue_held_releases(session, account)
         else:
             await refresh_account(session, account)
         if account.transfers_enabled and account.details_submitted:
