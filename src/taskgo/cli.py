@@ -188,6 +188,7 @@ def users() -> None:
 @click.argument("uid")
 def grant_admin(uid: str) -> None:
     """Make the user with Firebase uid UID an admin (written to the audit log)."""
+    from taskgo.db.base import import_all_models
     from taskgo.db.session import close_database, init_database, session_scope
     from taskgo.errors import AppError
     from taskgo.users.service import grant_admin as do_grant
@@ -195,6 +196,8 @@ def grant_admin(uid: str) -> None:
     url = _pin_database_url()
 
     async def run() -> None:
+        # The audit row's flush resolves every foreign key of the user (cities included).
+        import_all_models()
         init_database(url)
         try:
             async with session_scope() as session:
