@@ -157,6 +157,10 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict
         if code == "validation.missing" and not field:
             # The whole body is absent, so there is no field to name in the message.
             code = "validation.body_missing"
+        if code == "validation.model_attributes_type" and field:
+            # Pydantic gives a nested model the body's error type, whose message speaks of
+            # the request body.
+            code = "validation.model_type"
         context = {k: v for k, v in (error.get("ctx") or {}).items() if k not in ("error", "field")}
         context = _localized_context(context)
         message = translate(code, None, field=field, **context)

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -101,3 +102,22 @@ def test_non_ascii_digits_rejected(normalize: Any, number: str, code: str) -> No
     with pytest.raises(InvalidValue) as error:
         normalize(number)
     assert error.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("normalize", "value", "max_digits"),
+    [
+        (normalize_agency, "1234-5-6", 4),
+        (normalize_agency, "--", 4),
+        (normalize_account, "--", 20),
+        (normalize_account, "12-3-4", 20),
+    ],
+)
+def test_extra_hyphen_names_max_digits(
+    normalize: Callable[[str, str | None], NumberWithDigit], value: str, max_digits: int
+) -> None:
+    # The message of these codes shows {max_digits}; without it the placeholder showed.
+    with pytest.raises(InvalidValue) as caught:
+        normalize(value, None)
+    assert caught.value.code.endswith("_invalid")
+    assert caught.value.params == {"max_digits": max_digits}

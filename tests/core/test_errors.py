@@ -294,3 +294,18 @@ async def test_lost_driver_connection_is_503(settings: Settings) -> None:
     assert response.json()["error"]["message"] == (
         "A conexão com o banco de dados caiu. Tente novamente em instantes."
     )
+
+
+def test_nested_object_error_names_field() -> None:
+    errors = [
+        {"loc": ("body", "items", 0), "type": "model_attributes_type"},
+        {"loc": ("body",), "type": "model_attributes_type"},
+    ]
+
+    nested, body = describe_validation_errors(errors)
+
+    assert nested["code"] == "validation.model_type"
+    assert nested["field"] == "items.0"
+    assert nested["message"] == "O campo items.0 deve ser um objeto JSON."
+    assert body["code"] == "validation.model_attributes_type"
+    assert body["message"] == "O corpo da requisição deve ser um objeto JSON."

@@ -56,6 +56,34 @@ async def test_name_control_character_english(
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "code", "message"),
+    [
+        ("\u200b\u200b", "user.name_empty", "O campo name está vazio."),
+        ("", "validation.string_too_short", "pelo menos 1 caractere(s)"),
+        ("A" * 201, "validation.string_too_long", "no máximo 200 caracteres"),
+    ],
+)
+async def test_name_without_text_rejected(
+    client: httpx.AsyncClient,
+    make_user: MakeUser,
+    auth_headers: Headers,
+    name: str,
+    code: str,
+    message: str,
+) -> None:
+    user = await make_user(name="Ana Souza")
+
+    response = await client.patch("/api/me", json={"name": name}, headers=auth_headers(user))
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["details"]["field"] == "name"
+    # A text field's limits speak of characters, not of a list's items.
+    assert message in error["message"]
+
+
 async def test_name_update_trims_spaces(
     client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers
 ) -> None:

@@ -37,6 +37,10 @@ class NumberWithDigit:
     digit: str | None
 
 
+# The invalid-number messages tell how many digits the field takes.
+_MAX_DIGITS = {"agency": AGENCY_MAX_DIGITS, "account": ACCOUNT_MAX_DIGITS}
+
+
 def _split(value: str, digit: str | None, *, prefix: str) -> tuple[str, str | None]:
     """Split "1234-5" into its parts and reconcile it with a separately given digit."""
     text = _IGNORED.sub("", value).upper()
@@ -47,7 +51,7 @@ def _split(value: str, digit: str | None, *, prefix: str) -> tuple[str, str | No
     if "-" in text:
         number, _, inline = text.partition("-")
         if "-" in inline:
-            raise InvalidValue(f"bank_account.{prefix}_invalid")
+            raise InvalidValue(f"bank_account.{prefix}_invalid", max_digits=_MAX_DIGITS[prefix])
         if separate is not None and separate != inline:
             raise InvalidValue(f"bank_account.{prefix}_digit_conflict")
         return number, inline

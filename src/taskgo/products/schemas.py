@@ -11,11 +11,11 @@ from pydantic_core import PydanticCustomError
 
 from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.money import MoneyOut, Price
-from taskgo.schemas import ApiModel
+from taskgo.schemas import MULTILINE_TEXT, SINGLE_LINE_TEXT, ApiModel
 from taskgo.users.schemas import CityOut
 
-Title = Annotated[str, Field(min_length=3, max_length=120)]
-Description = Annotated[str, Field(max_length=5000)]
+Title = Annotated[str, Field(min_length=3, max_length=120), SINGLE_LINE_TEXT]
+Description = Annotated[str, Field(max_length=5000), MULTILINE_TEXT]
 Category = Annotated[str, Field(min_length=2, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 
 

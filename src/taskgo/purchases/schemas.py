@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field
 from taskgo.money import MoneyOut
 from taskgo.products.schemas import reject_bool
 from taskgo.purchases.models import Purchase, PurchaseStatus
-from taskgo.schemas import ApiModel
+from taskgo.schemas import MULTILINE_TEXT, ApiModel
 
 
 class PurchaseItemIn(ApiModel):
@@ -28,7 +28,7 @@ class ShipIn(ApiModel):
 
 
 class DisputeIn(ApiModel):
-    reason: str = Field(min_length=5, max_length=2000)
+    reason: Annotated[str, Field(min_length=5, max_length=2000), MULTILINE_TEXT]
 
 
 class ResolveDisputeIn(ApiModel):

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from taskgo.geo.schemas import Latitude, Longitude
 from taskgo.money import MoneyOut, Price
-from taskgo.schemas import ApiModel
+from taskgo.schemas import MULTILINE_TEXT, ApiModel
 from taskgo.users.schemas import CityOut
 
 Slug = Annotated[str, Field(min_length=2, max_length=50, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-Description = Annotated[str, Field(min_length=10, max_length=2000)]
+Description = Annotated[str, Field(min_length=10, max_length=2000), MULTILINE_TEXT]
 
 # A partner choosing more kinds of work than this is almost certainly not curating them.
 MAX_PARTNER_CATEGORIES = 10
@@ -41,7 +41,7 @@ class ServiceOrderCreateIn(ApiModel):
 
 
 class ServiceOrderCancelIn(ApiModel):
-    reason: Annotated[str, Field(max_length=500)] | None = None
+    reason: Annotated[str, Field(max_length=500), MULTILINE_TEXT] | None = None
 
 
 class ServiceOrderOut(ApiModel):

@@ -9,16 +9,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from taskgo.schemas import ApiModel
+from taskgo.schemas import FORBIDDEN_IN_SINGLE_LINE, ApiModel, is_blank
 
-# C0 and C1 controls (line breaks and tabs included), lone surrogates and bidirectional
-# marks and overrides. They can make a name display as a different name on other screens.
-NAME_FORBIDDEN_CHARACTERS = re.compile(
-    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
+# Controls (line breaks and tabs included), lone surrogates and bidirectional marks and
+# overrides. They can make a name display as a different name on other screens.
+NAME_FORBIDDEN_CHARACTERS = FORBIDDEN_IN_SINGLE_LINE
 
 
 def check_name(value: str) -> str:
+    """Return the name, or raise when it has a control character or shows nothing."""
     forbidden = NAME_FORBIDDEN_CHARACTERS.search(value)
     if forbidden is not None:
         raise PydanticCustomError(
@@ -26,6 +25,9 @@ def check_name(value: str) -> str:
             "the name contains a control character",
             {"codepoint": f"U+{ord(forbidden.group()):04X}"},
         )
+    # Zero-width spaces and other format characters display as nothing.
+    if is_blank(value):
+        raise PydanticCustomError("user.name_empty", "the name is empty")
     return value
 
 
@@ -66,11 +68,11 @@ class MeOut(ApiModel):
 
 
 class MeUpdateIn(ApiModel):
-    name: Annotated[str, AfterValidator(check_name)] | None = Field(
-        default=None, min_length=1, max_length=200
+    # The length limits sit inside Annotated so that they apply to the text: on the union
+    # they were reported as a list's limits ("at least 1 item").
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_name)] | None = (
+        None
     )
     locale: Literal["pt_BR", "en"] | None = None
     # null clears the phone number; a field left out keeps it.
-    phone: Annotated[str, AfterValidator(normalize_phone)] | None = Field(
-        default=None, max_length=32
-    )
+    phone: Annotated[str, Field(max_length=32), AfterValidator(normalize_phone)] | None = None
