@@ -331,6 +331,14 @@ async def test_release_waits_for_payout_account(
     assert stripe_env.world.transfers == {}
     assert (await load_balances(db, uuid.UUID(purchase["id"]))).escrow_held == 10_000
 
+    # A buyer who taps confirm again does not make the seller hear it twice.
+    again = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+    assert again.json()["holdReason"] == "seller_payout_account_pending"
+    titles = [title for title, _ in await notifications_of(db, seller)]
+    assert titles.count("Cadastre sua conta de recebimento") == 1
+
     await onboard_seller(client, stripe_env, auth_headers(seller))
     ran = await run_queued_jobs(db, task_names={"purchases.release_one"})
 

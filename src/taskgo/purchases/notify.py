@@ -153,6 +153,12 @@ async def dispute_opened(session: AsyncSession, purchase: Purchase) -> None:
 
 
 async def refunded(session: AsyncSession, purchase: Purchase) -> None:
+    """Tell both sides the purchase closed with the money back to the buyer.
+
+    When nothing was captured, only the card authorization was released, and "refund of
+    R$ 0,00" would mislead: both sides hear that no amount was charged.
+    """
+    event = "refunded" if purchase.refunded_cents else "authorization_released"
     for user_id in (purchase.buyer_id, purchase.seller_id):
         amount = await _amount(session, user_id, purchase.refunded_cents)
-        await _send(session, purchase, user_id=user_id, event="refunded", params={"amount": amount})
+        await _send(session, purchase, user_id=user_id, event=event, params={"amount": amount})

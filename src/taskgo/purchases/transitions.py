@@ -85,6 +85,15 @@ async def do_ship(
     return purchase
 
 
+_SELLER_HOLDS = frozenset(
+    {
+        HoldReason.SELLER_PAYOUT_ACCOUNT.value,
+        HoldReason.SELLER_VERIFICATION.value,
+        HoldReason.PAYOUT_RETRY.value,
+    }
+)
+
+
 async def do_confirm_delivery(
     session: AsyncSession, *, purchase_id: uuid.UUID, buyer: User
 ) -> Purchase:
@@ -110,7 +119,10 @@ async def do_confirm_delivery(
     if purchase.dispute_status == DisputeStatus.OPEN:
         notify.announce(session, purchase)
         return purchase
-    purchase.hold_reason = None
+    # A hold on the seller's side stays: release_escrow notifies the seller only when the
+    # reason changes, so a repeated confirmation must not clear it first.
+    if purchase.hold_reason not in _SELLER_HOLDS:
+        purchase.hold_reason = None
     try:
         released = await release.release_escrow(session, purchase)
     except PaymentError as error:
