@@ -316,3 +316,24 @@ async def test_approve_superscript_digit_cpf(
     assert "CPF inválido: confira os 11 dígitos e os dígitos verificadores." in response.text
     await db.refresh(partner)
     assert partner.verification_status == "pending"
+
+
+def test_every_audit_action_has_label() -> None:
+    from pathlib import Path
+
+    from taskgo.admin.pages.audit import LABELLED_ACTIONS, action_label_key
+    from taskgo.i18n import translate
+
+    source = Path(__file__).resolve().parents[2] / "src" / "taskgo"
+    written = set()
+    for path in source.rglob("*.py"):
+        written.update(re.findall(r'action="([a-z_]+\.[a-z_]+)"', path.read_text()))
+    # The dispute outcome is formatted into the action name.
+    written.update({"purchase.dispute_release", "purchase.dispute_refund"})
+
+    assert written <= LABELLED_ACTIONS
+    for action in LABELLED_ACTIONS:
+        key = action_label_key(action)
+        assert key is not None
+        for locale in ("pt_BR", "en"):
+            assert translate(key, locale) != key, (action, locale)

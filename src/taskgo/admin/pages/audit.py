@@ -20,9 +20,27 @@ AUDIT_PAGE_SIZE = 50
 # Audit ids are PostgreSQL bigints; a larger `before` would fail in the database.
 MAX_AUDIT_ID = 2**63 - 1
 
-# Actions with a translated label (`admin.audit.action.<action>`); other domains' actions
-# are shown by their code.
-LABELLED_ACTIONS = frozenset({"verification.approved", "verification.rejected", "admin.signed_in"})
+# Actions with a translated label (`admin.audit.action.<action>`). An action missing here
+# is shown by its code.
+LABELLED_ACTIONS = frozenset(
+    {
+        "admin.signed_in",
+        "bank_account.approved",
+        "bank_account.created",
+        "bank_account.deleted",
+        "bank_account.holder_rechecked",
+        "bank_account.primary_set",
+        "bank_account.rejected",
+        "purchase.dispute_refund",
+        "purchase.dispute_release",
+        "support.agent_replied",
+        "support.flag_resolved",
+        "tracking.event_added",
+        "user.grant_admin",
+        "verification.approved",
+        "verification.rejected",
+    }
+)
 
 
 def action_label_key(action: str) -> str | None:
