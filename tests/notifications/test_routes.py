@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import select, update
@@ -127,6 +128,23 @@ async def test_register_device(
     stored = await db.scalar(select(DeviceToken).where(DeviceToken.token == token))
     assert stored is not None
     assert stored.user_id == user.id
+
+
+async def test_token_with_slash_can_be_removed(
+    client: httpx.AsyncClient, db: AsyncSession, make_user: MakeUser, auth_headers: AuthHeaders
+) -> None:
+    user = await make_user()
+    token = "web/push/" + make_device_token()
+    await client.post(
+        "/api/devices", json={"token": token, "platform": "web"}, headers=auth_headers(user)
+    )
+
+    removed = await client.delete(
+        f"/api/devices/{quote(token, safe='')}", headers=auth_headers(user)
+    )
+
+    assert removed.status_code == 204, removed.text
+    assert await db.scalar(select(DeviceToken).where(DeviceToken.token == token)) is None
 
 
 async def test_token_moves_to_new_account(

@@ -87,7 +87,8 @@ async def list_devices(user: CurrentUser, session: DbSession) -> list[DeviceOut]
     return [device_out(device) for device in await devices.list_devices(session, user=user)]
 
 
-@router.delete("/devices/{token}", status_code=status.HTTP_204_NO_CONTENT)
+# `:path` because APNs-derived and web push tokens may contain "/", sent as %2F.
+@router.delete("/devices/{token:path}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_device(
     token: Annotated[DeviceTokenText, Path()], user: CurrentUser, session: DbSession
 ) -> Response:
