@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: run test sync bootstrap system-deps lint typecheck bench demo clean
 
 run: sync
-	$(UV) run --frozen taskgo dev
+	$(UV) run --frozen taskgo dev $(RUN_ARGS)
 
 test: sync system-deps
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
