@@ -3,9 +3,9 @@
 CPython's cyclic collector starts a young collection after 700 net new container objects
 and promotes whatever is alive at that moment. In a server, that is mostly the objects of
 requests and messages in flight, which die a few milliseconds later but only after they
-were promoted. In the load phase of one products listing benchmark run with that default,
-the server ran 2,440 young, 221 middle and 20 full collections (1.0 s in all, the full ones
-up to 12.6 ms), and its p99 at 80 % of the peak missed the 30 ms goal (38.2 ms). Each pause
+were promoted. One products listing benchmark run with that default had 2,440 young, 221
+middle and 20 full collections in its load phase (1.0 s in all, the full ones up to
+12.6 ms). Its p99 at 80 % of the peak missed the 30 ms goal (38.2 ms). Each pause
 delays every request in flight, and at a steady load the backlog it leaves can keep growing.
 """
 
