@@ -146,11 +146,11 @@ def _run_dev(*, host: str, port: int, seed: bool) -> None:
     upgrade_to_head(url)
     from taskgo.modules import optional_module
 
+    base = f"http://{host}:{port}"
     seed_module = optional_module("taskgo.demo.seed") if seed else None
     if seed_module is not None:
-        seed_module.seed_from_cli(url)
+        seed_module.seed_from_cli(url, base_url=base)
 
-    base = f"http://{host}:{port}"
     click.echo(
         "\n".join(
             [

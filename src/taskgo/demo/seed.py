@@ -213,10 +213,10 @@ async def _run(database_url: str, settings: Settings) -> list[SeedUser]:
         await close_database()
 
 
-def _print_accounts(seeded: list[SeedUser], settings: Settings) -> None:
+def _print_accounts(seeded: list[SeedUser], settings: Settings, *, base_url: str | None) -> None:
     configure_auth(settings)
     issuer = dev_issuer()
-    base = settings.public_base_url.rstrip("/")
+    base = (base_url or settings.public_base_url).rstrip("/")
     click.echo("")
     click.echo("Demo accounts:")
     for seed in seeded:
@@ -243,10 +243,14 @@ def _print_accounts(seeded: list[SeedUser], settings: Settings) -> None:
     click.echo(f"  Play every flow against this server: make demo (taskgo demo --base-url {base})")
 
 
-def seed_from_cli(database_url: str) -> None:
-    """Create or refresh the demo data in `database_url` and print how to act as each user."""
+def seed_from_cli(database_url: str, *, base_url: str | None = None) -> None:
+    """Create or refresh the demo data in `database_url` and print how to act as each user.
+
+    `base_url` is where the server about to start listens (`taskgo dev --port`); without it
+    the hints use PUBLIC_BASE_URL.
+    """
     settings = get_settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     click.echo("taskgo dev: seeding demo accounts and products …")
     seeded = asyncio.run(_run(database_url, settings))
-    _print_accounts(seeded, settings)
+    _print_accounts(seeded, settings, base_url=base_url)
