@@ -281,6 +281,13 @@ async def test_submit_validation_errors(
     assert response.json()["error"]["code"] == "verification.duplicate_upload"
     assert response.json()["error"]["details"]["field"] == "documentBack"
 
+    # The front's bytes uploaded again get a new id but show the same image.
+    again = await upload_image(client, headers, good_images().document_front, purpose="document")
+    response = await client.post(url, json={**ids, "documentBack": again}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "verification.duplicate_upload"
+    assert response.json()["error"]["details"]["field"] == "documentBack"
+
     swapped = {**ids, "selfie": ids["documentBack"], "documentBack": ids["selfie"]}
     response = await client.post(url, json=swapped, headers=headers)
     assert response.status_code == 422

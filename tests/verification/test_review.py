@@ -187,7 +187,10 @@ async def test_invalid_typed_cpf_rejected(
 async def test_cpf_required_when_unread(
     db: AsyncSession, partner: User, admin: User, submit_images: SubmitImages
 ) -> None:
-    unreadable = ImageSet(encode(document_back()), encode(document_back()), encode(portrait()))
+    # The back twice, as two different files (the same bytes twice are rejected at submit).
+    unreadable = ImageSet(
+        encode(document_back(), "PNG"), encode(document_back()), encode(portrait())
+    )
     submission = await submitted(db, submit_images, partner, unreadable)
     assert submission.extracted_cpf_encrypted is None
     assert submission.analysis["checks"]["cpfFound"] is False

@@ -101,6 +101,14 @@ async def _check_uploads(session: AsyncSession, *, user: User, body: SubmitIn) -
             )
         chosen[field_name] = upload
 
+    # The same photo uploaded twice has two ids but one content: the check compares what
+    # each image shows, so it needs three different images.
+    contents: set[str] = set()
+    for field_name, upload in chosen.items():
+        if upload.source_sha256 in contents:
+            raise AppError("verification.duplicate_upload", field=field_name)
+        contents.add(upload.source_sha256)
+
     # Each submission needs fresh photos: retention deletes the images of decided
     # submissions, so sharing them would delete a newer submission's evidence.
     ids = [upload.id for upload in chosen.values()]
