@@ -463,8 +463,8 @@ async def test_sweep_passes_one_stuck_file(
 async def test_photo_removal_during_cleanup_job(
     live_client: httpx.AsyncClient, make_live_user: Any, auth_headers: Any, tmp_path: Path
 ) -> None:
-    # Committed rows and two connections: the job holds the photo rows while the seller
-    # removes one of them. Before, the removal waited, deleted no row and still gave 204.
+    # Committed rows and two connections: the job locks the photo rows while the seller
+    # removes one of them. The removal must wait and then return 404, not 204.
     storage = LocalStorage(tmp_path / "uploads")
     previous = get_storage()
     configure_storage(storage)

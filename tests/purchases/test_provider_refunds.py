@@ -169,7 +169,7 @@ async def test_partial_refund_larger_than_seller_share(
     assert balances.transferred == 0
     assert balances.escrow_held == 0
     assert balances.net == 0
-    # No "Pagamento liberado R$ 0,00": the refund notices already told the seller.
+    # No "Pagamento liberado R$ 0,00", because the refund notices already informed the seller.
     titles = [title for title, _ in await notifications_of(db, seller)]
     assert not any(title.startswith("Pagamento liberado") for title in titles)
 

@@ -54,7 +54,7 @@ class ProcessedWebhookEvent(Base):
 
     __tablename__ = "payment_webhook_events"
     __table_args__ = (
-        # Dispute events arrive in any order: a lookup by dispute id tells whether it closed.
+        # Dispute events arrive in any order, so a lookup by dispute id shows whether it closed.
         Index("ix_payment_webhook_events_object", "object_id", "event_type"),
     )
 
