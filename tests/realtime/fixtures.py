@@ -112,7 +112,8 @@ def token_for(asgi_app: Any) -> Callable[..., str]:
 async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
     """Connect python-socketio clients: `await connect_socket(auth={...}, headers={...})`.
 
-    `url` selects another server than the in-process one.
+    `url` selects another server than the in-process one. With `upgrade_to_websocket`, a
+    client that starts on long-polling moves to a WebSocket, as browsers do.
     Raises socketio.exceptions.ConnectionError when the server rejects the connection; the
     rejection data is then in the returned error's `args`. Clients are disconnected after
     the test.
@@ -124,6 +125,7 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
         auth: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         transport: str = "websocket",
+        upgrade_to_websocket: bool = False,
         rejected: list[Any] | None = None,
         url: str | None = None,
     ) -> TestSocket:
@@ -150,7 +152,7 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
             url or socket_server,
             auth=auth,
             headers=headers or {},
-            transports=[transport],
+            transports=[transport, "websocket"] if upgrade_to_websocket else [transport],
             wait_timeout=5,
         )
         return socket

@@ -8,6 +8,7 @@ import structlog
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
+from taskgo.realtime import transport
 from taskgo.realtime.codec import FastPacket, OrjsonCodec
 from taskgo.realtime.settings import redis_url
 
@@ -42,6 +43,7 @@ sio = socketio.AsyncServer(
     logger=False,
     engineio_logger=False,
 )
+transport.install(sio.eio)
 
 
 class InlineEmitManager(socketio.AsyncManager):
