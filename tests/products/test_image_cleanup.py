@@ -422,6 +422,14 @@ async def test_photo_upload_when_storage_fails(
     assert await _photo_keys(db, uuid.UUID(product["id"])) == []
 
 
+def _block_file(storage: LocalStorage, key: str) -> None:
+    """Replace the file of ``key`` with a folder that is not empty, which no delete removes."""
+    blocked = storage.path_for(key)
+    blocked.unlink()
+    blocked.mkdir()
+    (blocked / "inside").write_bytes(b"x")
+
+
 async def test_sweep_passes_one_stuck_file(
     client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, tmp_path: Path
 ) -> None:
@@ -445,16 +453,71 @@ async def test_sweep_passes_one_stuck_file(
             )
         (stuck_key,) = await _photo_keys(db, stuck_id)
         (later_key,) = await _photo_keys(db, later_id)
-        blocked = storage.path_for(stuck_key)
-        blocked.unlink()
-        blocked.mkdir()
-        (blocked / "inside").write_bytes(b"x")
+        _block_file(storage, stuck_key)
 
         await product_tasks.sweep_deleted_image_files(timestamp=0)
 
         assert await _photo_keys(db, stuck_id) == [stuck_key]
         assert await _photo_keys(db, later_id) == []
         assert not await storage.exists(later_key)
+    finally:
+        configure_storage(previous)
+
+
+async def _deleted_hours_ago(db: AsyncSession, product_ids: list[uuid.UUID]) -> None:
+    """Mark ``product_ids`` deleted, the first one longest ago."""
+    for hours_ago, product_id in enumerate(reversed(product_ids), start=1):
+        await db.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(
+                status=ProductStatus.DELETED,
+                deleted_at=text(f"now() - interval '{hours_ago} hours'"),
+            )
+        )
+
+
+async def test_sweep_list_rotates(
+    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any
+) -> None:
+    headers = auth_headers(seller)
+    ids = [await _product_with_photos(client, headers, 1) for _ in range(4)]
+    await _deleted_hours_ago(db, ids)
+
+    assert await images.deleted_products_with_files(db, limit=10) == ids
+    assert await images.deleted_products_with_files(db, limit=10, rotation=1) == [*ids[1:], ids[0]]
+    assert await images.deleted_products_with_files(db, limit=10, rotation=5) == [*ids[1:], ids[0]]
+    assert await images.deleted_products_with_files(db, limit=2, rotation=3) == [ids[3], ids[0]]
+    assert await images.deleted_products_with_files(db, limit=2, rotation=1) == ids[1:3]
+
+
+async def test_sweep_passes_stuck_products_next_hour(
+    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, tmp_path: Path
+) -> None:
+    # Enough products whose files cannot be deleted to stop a run, deleted before another.
+    storage = LocalStorage(tmp_path / "uploads")
+    previous = get_storage()
+    configure_storage(storage)
+    try:
+        headers = auth_headers(seller)
+        count = product_tasks.SWEEP_STOP_AFTER_FAILED_PRODUCTS
+        stuck_ids = [await _product_with_photos(client, headers, 1) for _ in range(count)]
+        later_id = await _product_with_photos(client, headers, 1)
+        await _deleted_hours_ago(db, [*stuck_ids, later_id])
+        for product_id in stuck_ids:
+            (key,) = await _photo_keys(db, product_id)
+            _block_file(storage, key)
+        (later_key,) = await _photo_keys(db, later_id)
+
+        await product_tasks.sweep_deleted_image_files(timestamp=0)
+        kept_after_first_run = await _photo_keys(db, later_id)
+        await product_tasks.sweep_deleted_image_files(timestamp=3600)
+
+        assert kept_after_first_run == [later_key]
+        assert await _photo_keys(db, later_id) == []
+        assert not await storage.exists(later_key)
+        for product_id in stuck_ids:
+            assert len(await _photo_keys(db, product_id)) == 1
     finally:
         configure_storage(previous)
 

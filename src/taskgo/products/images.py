@@ -236,17 +236,27 @@ async def delete_files_of_deleted_product(
     return result
 
 
-async def deleted_products_with_files(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+async def deleted_products_with_files(
+    session: AsyncSession, *, limit: int, rotation: int = 0
+) -> list[uuid.UUID]:
     """Return deleted products that still have photo rows, earliest deletion first.
 
     These are products whose job ran out of retries, and products deleted by a release
-    whose DELETE queued no job.
+    whose DELETE queued no job. With ``rotation`` the list starts that many products
+    further on (modulo their number) and wraps around, so that products whose files keep
+    failing cannot hold the first places of every sweep.
     """
     has_photos = select(ProductImage.id).where(ProductImage.product_id == Product.id).exists()
-    query = (
-        select(Product.id)
-        .where(Product.status == ProductStatus.DELETED, has_photos)
-        .order_by(Product.deleted_at, Product.id)
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
+    due = select(Product.id).where(Product.status == ProductStatus.DELETED, has_photos)
+    total = await session.scalar(select(func.count()).select_from(due.subquery()))
+    if not total:
+        return []
+
+    start = rotation % total
+    ordered = due.order_by(Product.deleted_at, Product.id)
+    tail = list((await session.scalars(ordered.offset(start).limit(limit))).all())
+    room = min(limit - len(tail), start)
+    if room <= 0:
+        return tail
+    head = list((await session.scalars(ordered.limit(room))).all())
+    return tail + head

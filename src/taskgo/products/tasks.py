@@ -53,8 +53,12 @@ async def delete_image_files(product_id: str) -> int:
 @app.task(name=SWEEP_TASK, queue="default", lock=SWEEP_TASK, queueing_lock=SWEEP_TASK)
 async def sweep_deleted_image_files(timestamp: int) -> None:
     """Delete the photo files left by deleted products (hourly)."""
+    # Each hourly run starts one product further on, so that products whose files storage
+    # keeps refusing to delete cannot stop every run before it reaches the others.
     async with session_scope() as session:
-        product_ids = await images.deleted_products_with_files(session, limit=SWEEP_BATCH_SIZE)
+        product_ids = await images.deleted_products_with_files(
+            session, limit=SWEEP_BATCH_SIZE, rotation=timestamp // 3600
+        )
 
     deleted = failed = handled = failed_in_row = 0
     for product_id in product_ids:
