@@ -15,6 +15,7 @@ FIXED_KEYS = {
     "tracking.invalid_code",
     "tracking.not_shipped",
     "tracking.shipment_finished",
+    "tracking.delivery_confirmed",
     "tracking.manual_events_disabled",
     "tracking.forbidden",
     "tracking.event_in_future",

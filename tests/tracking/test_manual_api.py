@@ -281,6 +281,26 @@ async def test_unshipped_purchase_rejects_events(
     assert response.json()["error"]["code"] == "tracking.not_shipped"
 
 
+async def test_events_after_buyer_confirmation_rejected(
+    client: httpx.AsyncClient, db: AsyncSession, make_purchase: MakeShipped, auth_headers: Headers
+) -> None:
+    purchase = await make_purchase()
+    _, seller = await _users(db, purchase)
+    purchase.buyer_confirmed_at = datetime.now(UTC)
+    await db.flush()
+
+    response = await client.post(
+        _url(purchase, "/events"),
+        json={"status": "returned"},
+        headers=auth_headers(seller, **{"Accept-Language": "en"}),
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "tracking.delivery_confirmed"
+    assert "confirmed receipt" in response.json()["error"]["message"]
+    assert await _event_count(db, purchase) == 0
+
+
 async def test_demo_advances_to_delivery(
     client: httpx.AsyncClient, db: AsyncSession, make_purchase: MakeShipped, auth_headers: Headers
 ) -> None:
