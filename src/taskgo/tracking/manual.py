@@ -73,8 +73,8 @@ async def _load_for_writer(
         raise forbidden("tracking.forbidden")
     if not is_admin and get_tracking_settings().tracking_provider != "manual":
         raise conflict("tracking.manual_events_disabled")
-    # Once the buyer has the parcel, a seller's event would only push news of it to a buyer
-    # who said it arrived. Admins may still correct the record.
+    # Once the buyer confirmed receipt, a seller's event would only push parcel news to that
+    # buyer. Admins may still correct the record.
     if not is_admin and purchase.buyer_confirmed_at is not None:
         raise conflict("tracking.delivery_confirmed")
 
