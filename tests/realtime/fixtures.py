@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import socketio
@@ -60,6 +61,20 @@ class TestSocket:
 
 
 ConnectSocket = Callable[..., Awaitable[TestSocket]]
+
+
+async def until(condition: Callable[[], bool], seconds: float) -> None:
+    """Wait until ``condition()`` is true, for state that engineio exposes only as flags."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the flags
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp session for raw WebSocket and long-polling requests."""
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 @pytest.fixture(scope="session")

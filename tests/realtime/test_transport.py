@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -15,15 +14,9 @@ import pytest
 from taskgo.realtime import transport, user_room
 from taskgo.realtime.server import MAX_PACKET_BYTES, sio
 from tests.conftest import MakeUser
-from tests.realtime.fixtures import ConnectSocket
+from tests.realtime.fixtures import ConnectSocket, until
 
 pytestmark = [pytest.mark.usefixtures("live_chat"), pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture
@@ -67,12 +60,6 @@ def _session_closed(eio_sid: str) -> bool:
     return socket is None or bool(socket.closed)
 
 
-async def _until(condition: Callable[[], bool], seconds: float) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - engineio exposes only flags
-            await asyncio.sleep(0.02)
-
-
 def test_server_has_its_own_driver_table() -> None:
     assert sio.eio._async["websocket"] is transport.LeanWebSocket
     # Other engineio servers of the process keep the stock driver.
@@ -90,7 +77,7 @@ async def test_silent_client_is_closed(
     # Pings went unanswered; the session ends once nothing arrived for 0.5 s.
     assert "2" in frames
     assert time.monotonic() - started >= short_pings * 0.9
-    await _until(lambda: _session_closed(eio_sid), 2)
+    await until(lambda: _session_closed(eio_sid), 2)
 
 
 async def test_client_sending_pongs_stays_connected(
@@ -138,7 +125,7 @@ async def test_oversized_packet_closes_connection(
     await ws.send_str("4" + "x" * MAX_PACKET_BYTES)
     await _closed_within(ws, 5)
 
-    await _until(lambda: _session_closed(eio_sid), 2)
+    await until(lambda: _session_closed(eio_sid), 2)
 
 
 async def test_events_ordered_across_upgrade(
@@ -153,7 +140,7 @@ async def test_events_ordered_across_upgrade(
     for index in range(100):
         await sio.emit("counted", {"n": index}, room=user_room(user.id))
     received = await socket.inbox.wait_for("counted", 100)
-    await _until(lambda: socket.client.transport() == "websocket", 5)
+    await until(lambda: socket.client.transport() == "websocket", 5)
     for index in range(100, 300):
         await sio.emit("counted", {"n": index}, room=user_room(user.id))
     received = await socket.inbox.wait_for("counted", 300)

@@ -10,9 +10,14 @@ sent. A chat message costs one received packet and two sent ones (the ack and th
 its driver table when a socket upgrades. It runs the same session with plain queue reads
 and one ``asyncio.timeout`` per socket, rescheduled around each wait:
 
-- the handshake of an upgrade from long-polling is the same (probe ping, pong, upgrade);
+- the handshake of an upgrade from long-polling is the same (probe ping, pong, upgrade),
+  but it must finish within ping interval + ping timeout, and a second WebSocket for a
+  session that is already moving over is rejected;
 - the reader closes the session when nothing arrives for ping interval + ping timeout,
-  as engineio's does;
+  as engineio's does, and stops reading once the socket is closed. Otherwise
+  python-socketio would accept a namespace connect on the closed socket and keep that
+  half-made session forever;
+- the size limit counts the UTF-8 bytes of a text packet, not its characters;
 - the writer sends the packets the socket queues, in order, and stops at the queue's end
   marker, after a failed send, or after a CLOSE packet;
 - when the reader stops, the writer is stopped and the socket closed as a transport close.
@@ -100,34 +105,50 @@ async def run_session(socket: AsyncSocket, ws: LeanWebSocket) -> None:
         socket.upgraded = True
 
     writer = asyncio.get_running_loop().create_task(_write_queued(socket, ws))
-    await _read(socket, ws)
-    # The end marker stops the writer after what is already queued.
-    await socket.queue.put(None)
-    await writer
-    await socket.close(wait=False, abort=True, reason=socket.server.reason.TRANSPORT_CLOSE)
+    try:
+        await _read(socket, ws)
+    finally:
+        # Also when the session's task is cancelled (a shutdown that ran out of time), so
+        # that the writer stops and the disconnect handlers run. The end marker stops the
+        # writer after what is already queued.
+        socket.queue.put_nowait(None)
+        try:
+            await writer
+        finally:
+            await socket.close(wait=False, abort=True, reason=socket.server.reason.TRANSPORT_CLOSE)
 
 
 async def _receive_limited(socket: AsyncSocket, ws: LeanWebSocket) -> str | bytes:
     data = await ws.wait()
-    if len(data) > socket.server.max_http_buffer_size:
+    limit = socket.server.max_http_buffer_size
+    # A character is at most 4 bytes of UTF-8, so only long texts need encoding to count.
+    if len(data) > limit or (
+        isinstance(data, str) and len(data) * 4 > limit and len(data.encode()) > limit
+    ):
         raise ValueError("packet is too large")
     return data
 
 
 async def _upgrade(socket: AsyncSocket, ws: LeanWebSocket) -> bool:
     """Move a long-polling socket to ``ws``; return False when the client did not finish."""
+    if socket.upgrading:
+        # Another WebSocket is taking this session over; two writers would split its queue.
+        return False
     # Sends wait in the queue until the upgrade is done.
     socket.upgrading = True
+    server = socket.server
     try:
-        probe = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
-        if probe.packet_type != eio_packet.PING or probe.data != "probe":
-            socket.upgrading = False
-            return False
-        await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
-        # Ends the long-polling request that is waiting, so the client moves over.
-        await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))
-        upgrade = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
-    except (OSError, ValueError):
+        # Polling requests get no packets meanwhile, so a client that stops here is gone.
+        async with asyncio.timeout(server.ping_interval + server.ping_timeout):
+            probe = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
+            if probe.packet_type != eio_packet.PING or probe.data != "probe":
+                socket.upgrading = False
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            # Ends the long-polling request that is waiting, so the client moves over.
+            await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))
+            upgrade = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
+    except (OSError, ValueError, TimeoutError):
         socket.upgrading = False
         return False
     socket.upgrading = False
@@ -145,7 +166,7 @@ async def _read(socket: AsyncSocket, ws: LeanWebSocket) -> None:
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(None) as deadline:
-            while True:
+            while not socket.closed:
                 # The deadline covers only the wait: a slow handler is not a silent client.
                 deadline.reschedule(loop.time() + idle_seconds)
                 try:
