@@ -272,7 +272,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rates",
         default="125,250,500,750,1000,1500,2000,2500,3000,3500,4000,5000,6000,8000,10000,"
-        "12000,14000,16000,20000",
+        "12000,14000,16000,20000,24000,28000,32000,40000",
         help="Total messages per second of each step, comma-separated.",
     )
     parser.add_argument("--duration", type=float, default=15.0, help="Seconds per rate step.")
