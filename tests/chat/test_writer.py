@@ -13,6 +13,8 @@ from taskgo.chat.sending import Outgoing, SentMessage
 from taskgo.chat.store import Draft
 from taskgo.chat.writer import MessageWriter, _Lease
 from taskgo.db.session import Database, session_scope
+from taskgo.notifications.models import Notification
+from taskgo.realtime import presence
 from tests.conftest import MakeUser
 
 pytestmark = [pytest.mark.usefixtures("live_chat"), pytest.mark.timeout(60)]
@@ -199,3 +201,36 @@ async def test_lease_restores_planner_setting() -> None:
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         assert await raw.driver_connection.fetchval("SHOW plan_cache_mode") == "auto"
+
+
+async def _chat_pushes(user_id: uuid.UUID) -> int:
+    async with session_scope() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.kind == "chat_message")
+        )
+    return int(count or 0)
+
+
+async def test_batch_pushes_only_offline_recipients(make_live_user: MakeUser) -> None:
+    online_chat, online_buyer, online_seller = await _chat(make_live_user)
+    offline_chat, offline_buyer, offline_seller = await _chat(make_live_user)
+    await presence.add(sid="writer-test-socket", user_id=online_seller)
+    writer = MessageWriter(concurrency=1, help_after=30.0)
+
+    try:
+        # Queued together, so one batch stores both and looks up presence once for both.
+        await asyncio.gather(
+            writer.send(Outgoing(draft=_draft(online_chat, online_buyer, "a", "a1"))),
+            writer.send(Outgoing(draft=_draft(offline_chat, offline_buyer, "b", "b1"))),
+        )
+    finally:
+        await writer.close()
+        await presence.remove(sid="writer-test-socket")
+
+    assert writer.statements == 1
+    assert await _chat_pushes(online_seller) == 0
+    assert await _chat_pushes(offline_seller) == 1
+    assert await _chat_pushes(online_buyer) == 0
+    assert await _chat_pushes(offline_buyer) == 0
