@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+import structlog.testing
 
 from taskgo.realtime import presence, user_room
 from taskgo.realtime.server import MAX_PACKET_BYTES, sio
@@ -286,4 +288,29 @@ async def test_cancelled_session_still_cleans_up(
 
     await until(lambda: _state() == before, 3)
     assert await presence.online_users([user.id]) == set()
+    await ws.close()
+
+
+async def test_unparsable_packet_logged_without_traceback(
+    socket_server: str,
+    http: aiohttp.ClientSession,
+    make_live_user: MakeUser,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await make_live_user()
+    ws, _ = await _open_ws(http, socket_server, token_for(user))
+
+    with structlog.testing.capture_logs() as events:
+        for frame in ("x", "", '42["send_message",{'):
+            await ws.send_str(frame)
+        reply = await _ack_of_unknown_event(ws)
+
+    invalid = [event for event in events if event["event"] == "realtime.packet_invalid"]
+    assert '"realtime.unknown_event"' in reply
+    assert len(invalid) == 3
+    assert all(event["log_level"] == "warning" for event in invalid)
+    assert not [event for event in events if event["event"] == "realtime.receive_failed"]
+    # python-engineio logs a failed message handler through the standard library.
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     await ws.close()

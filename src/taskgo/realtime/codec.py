@@ -58,6 +58,10 @@ def _replace_lone_surrogates(value: Any) -> Any:
 _SCALARS = (str, int, float, bool, type(None))
 
 
+class PacketDecodeError(ValueError):
+    """A Socket.IO packet from a client whose framing or JSON does not parse."""
+
+
 class FastPacket(socketio.packet.Packet):
     """Socket.IO packet whose binary check costs one pass over the payload.
 
@@ -81,3 +85,9 @@ class FastPacket(socketio.packet.Packet):
             elif isinstance(item, list):
                 pending.extend(item)
         return False
+
+    def decode(self, encoded_packet: Any) -> int:
+        try:
+            return int(super().decode(encoded_packet))
+        except ValueError as exc:
+            raise PacketDecodeError(str(exc)) from exc

@@ -9,7 +9,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from taskgo.realtime import transport
-from taskgo.realtime.codec import FastPacket, OrjsonCodec
+from taskgo.realtime.codec import FastPacket, OrjsonCodec, PacketDecodeError
 from taskgo.realtime.settings import redis_url
 
 log = structlog.get_logger(__name__)
@@ -28,11 +28,26 @@ REDIS_CHANNEL = "taskgo.socketio"
 # request that carries several queued messages.
 MAX_PACKET_BYTES = 256 * 1024
 
+
 # async_handlers=False makes each connection's events run one after another, in arrival
 # order, so a `join_conversation` followed by a `send_message` never races, and two messages
 # from one socket are stored in the order they were sent. Different connections still run
 # concurrently because each has its own reader task.
-sio = socketio.AsyncServer(
+class GatewayServer(socketio.AsyncServer):
+    """python-socketio's server, logging a packet that does not parse as one warning line.
+
+    python-engineio logs any failure of the message handler with a traceback at error level,
+    and any client can send such packets. The connection stays open, as before.
+    """
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except PacketDecodeError as exc:
+            log.warning("realtime.packet_invalid", sid=eio_sid, error=str(exc)[:200])
+
+
+sio = GatewayServer(
     async_mode="asgi",
     json=OrjsonCodec,
     serializer=FastPacket,

@@ -180,6 +180,10 @@ async def _read(socket: AsyncSocket, ws: LeanWebSocket) -> None:
                     continue
                 except eio_exceptions.SocketIsClosedError:
                     return
+                except ValueError as exc:
+                    # A packet whose framing or JSON does not parse. Any client can send these,
+                    # so one line without a traceback; the connection stays, as in engineio.
+                    log.warning("realtime.packet_invalid", sid=socket.sid, error=repr(exc)[:200])
                 except Exception:
                     # The same as engineio: log, and keep the connection.
                     log.exception("realtime.receive_failed", sid=socket.sid)
