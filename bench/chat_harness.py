@@ -165,7 +165,7 @@ class Worker:
             next_at = step.start_ns + index * interval_ns
             # uvloop keeps timers in whole milliseconds and turns a sleep under 0.5 ms into a
             # busy loop, which took CPU from the server under test. Waking every millisecond
-            # at most sends the messages due in each tick together; every latency is still
+            # at most sends the messages due in each tick together. Every latency is still
             # measured from the message's own send time.
             await asyncio.sleep(max(MIN_SLEEP_SECONDS, (next_at - time.monotonic_ns()) / 1e9))
         self.result.send_seconds = (time.monotonic_ns() - step.start_ns) / 1e9

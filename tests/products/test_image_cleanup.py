@@ -422,46 +422,14 @@ async def test_photo_upload_when_storage_fails(
     assert await _photo_keys(db, uuid.UUID(product["id"])) == []
 
 
-def _block_file(storage: LocalStorage, key: str) -> None:
-    """Replace the file of ``key`` with a folder that is not empty, which no delete removes."""
-    blocked = storage.path_for(key)
-    blocked.unlink()
-    blocked.mkdir()
-    (blocked / "inside").write_bytes(b"x")
-
-
-async def test_sweep_passes_one_stuck_file(
-    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, tmp_path: Path
-) -> None:
-    # One file that storage cannot delete, while storage works for everything else, must
-    # not stop the cleanup of every product deleted after it.
+@pytest.fixture
+def local_storage(tmp_path: Path) -> Iterator[LocalStorage]:
+    """Use storage on local disk for the test, where a file can be made undeletable."""
     storage = LocalStorage(tmp_path / "uploads")
     previous = get_storage()
     configure_storage(storage)
-    try:
-        headers = auth_headers(seller)
-        stuck_id = await _product_with_photos(client, headers, 1)
-        later_id = await _product_with_photos(client, headers, 1)
-        for product_id, hours_ago in ((stuck_id, 2), (later_id, 1)):
-            await db.execute(
-                update(Product)
-                .where(Product.id == product_id)
-                .values(
-                    status=ProductStatus.DELETED,
-                    deleted_at=text(f"now() - interval '{hours_ago} hours'"),
-                )
-            )
-        (stuck_key,) = await _photo_keys(db, stuck_id)
-        (later_key,) = await _photo_keys(db, later_id)
-        _block_file(storage, stuck_key)
-
-        await product_tasks.sweep_deleted_image_files(timestamp=0)
-
-        assert await _photo_keys(db, stuck_id) == [stuck_key]
-        assert await _photo_keys(db, later_id) == []
-        assert not await storage.exists(later_key)
-    finally:
-        configure_storage(previous)
+    yield storage
+    configure_storage(previous)
 
 
 async def _deleted_hours_ago(db: AsyncSession, product_ids: list[uuid.UUID]) -> None:
@@ -475,6 +443,38 @@ async def _deleted_hours_ago(db: AsyncSession, product_ids: list[uuid.UUID]) -> 
                 deleted_at=text(f"now() - interval '{hours_ago} hours'"),
             )
         )
+
+
+def _block_file(storage: LocalStorage, key: str) -> None:
+    """Replace the file of ``key`` with a folder that is not empty, which no delete removes."""
+    blocked = storage.path_for(key)
+    blocked.unlink()
+    blocked.mkdir()
+    (blocked / "inside").write_bytes(b"x")
+
+
+async def test_sweep_passes_one_stuck_file(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    seller: User,
+    auth_headers: Any,
+    local_storage: LocalStorage,
+) -> None:
+    # One file that storage cannot delete, while storage works for everything else, must
+    # not stop the cleanup of every product deleted after it.
+    headers = auth_headers(seller)
+    stuck_id = await _product_with_photos(client, headers, 1)
+    later_id = await _product_with_photos(client, headers, 1)
+    await _deleted_hours_ago(db, [stuck_id, later_id])
+    (stuck_key,) = await _photo_keys(db, stuck_id)
+    (later_key,) = await _photo_keys(db, later_id)
+    _block_file(local_storage, stuck_key)
+
+    await product_tasks.sweep_deleted_image_files(timestamp=0)
+
+    assert await _photo_keys(db, stuck_id) == [stuck_key]
+    assert await _photo_keys(db, later_id) == []
+    assert not await local_storage.exists(later_key)
 
 
 async def test_sweep_list_rotates(
@@ -492,34 +492,32 @@ async def test_sweep_list_rotates(
 
 
 async def test_sweep_passes_stuck_products_next_hour(
-    client: httpx.AsyncClient, db: AsyncSession, seller: User, auth_headers: Any, tmp_path: Path
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    seller: User,
+    auth_headers: Any,
+    local_storage: LocalStorage,
 ) -> None:
     # Enough products whose files cannot be deleted to stop a run, deleted before another.
-    storage = LocalStorage(tmp_path / "uploads")
-    previous = get_storage()
-    configure_storage(storage)
-    try:
-        headers = auth_headers(seller)
-        count = product_tasks.SWEEP_STOP_AFTER_FAILED_PRODUCTS
-        stuck_ids = [await _product_with_photos(client, headers, 1) for _ in range(count)]
-        later_id = await _product_with_photos(client, headers, 1)
-        await _deleted_hours_ago(db, [*stuck_ids, later_id])
-        for product_id in stuck_ids:
-            (key,) = await _photo_keys(db, product_id)
-            _block_file(storage, key)
-        (later_key,) = await _photo_keys(db, later_id)
+    headers = auth_headers(seller)
+    count = product_tasks.SWEEP_STOP_AFTER_FAILED_PRODUCTS
+    stuck_ids = [await _product_with_photos(client, headers, 1) for _ in range(count)]
+    later_id = await _product_with_photos(client, headers, 1)
+    await _deleted_hours_ago(db, [*stuck_ids, later_id])
+    for product_id in stuck_ids:
+        (key,) = await _photo_keys(db, product_id)
+        _block_file(local_storage, key)
+    (later_key,) = await _photo_keys(db, later_id)
 
-        await product_tasks.sweep_deleted_image_files(timestamp=0)
-        kept_after_first_run = await _photo_keys(db, later_id)
-        await product_tasks.sweep_deleted_image_files(timestamp=3600)
+    await product_tasks.sweep_deleted_image_files(timestamp=0)
+    kept_after_first_run = await _photo_keys(db, later_id)
+    await product_tasks.sweep_deleted_image_files(timestamp=3600)
 
-        assert kept_after_first_run == [later_key]
-        assert await _photo_keys(db, later_id) == []
-        assert not await storage.exists(later_key)
-        for product_id in stuck_ids:
-            assert len(await _photo_keys(db, product_id)) == 1
-    finally:
-        configure_storage(previous)
+    assert kept_after_first_run == [later_key]
+    assert await _photo_keys(db, later_id) == []
+    assert not await local_storage.exists(later_key)
+    for product_id in stuck_ids:
+        assert len(await _photo_keys(db, product_id)) == 1
 
 
 @pytest.mark.timeout(30)

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.usefixtures("live_chat"), pytest.mark.timeout(60)]
 
 @pytest.fixture
 def short_pings(monkeypatch: pytest.MonkeyPatch) -> float:
-    """Ping every 0.2 s and give up 0.3 s later; return the silence a session tolerates."""
+    """Ping every 0.2 s, give up 0.3 s later, and return the silence a session tolerates."""
     monkeypatch.setattr(sio.eio, "ping_interval", 0.2)
     monkeypatch.setattr(sio.eio, "ping_timeout", 0.3)
     return 0.5
@@ -30,7 +30,7 @@ def short_pings(monkeypatch: pytest.MonkeyPatch) -> float:
 async def _open_raw(
     http: aiohttp.ClientSession, socket_server: str
 ) -> tuple[aiohttp.ClientWebSocketResponse, str]:
-    """Open an Engine.IO WebSocket session by hand; return it and its Engine.IO sid."""
+    """Open an Engine.IO WebSocket session by hand and return it with its Engine.IO sid."""
     ws = await http.ws_connect(
         f"{socket_server}/socket.io/?EIO=4&transport=websocket", autoping=True, compress=0
     )
@@ -40,7 +40,7 @@ async def _open_raw(
 
 
 async def _closed_within(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[str]:
-    """Read until the server closes ``ws``; return the text frames it sent before."""
+    """Read until the server closes ``ws`` and return the text frames it sent before."""
     frames: list[str] = []
     async with asyncio.timeout(seconds):
         while True:
@@ -74,7 +74,7 @@ async def test_silent_client_is_closed(
 
     frames = await _closed_within(ws, 5)
 
-    # Pings went unanswered; the session ends once nothing arrived for 0.5 s.
+    # Pings went unanswered, so the session ends once nothing arrived for 0.5 s.
     assert "2" in frames
     assert time.monotonic() - started >= short_pings * 0.9
     await until(lambda: _session_closed(eio_sid), 2)

@@ -42,7 +42,7 @@ def _connect_packet(token: str) -> str:
 
 
 async def _open_ws(http: aiohttp.ClientSession, base: str, token: str) -> tuple[Socket, str]:
-    """Connect a raw WebSocket session and its Socket.IO namespace; return it and its sid."""
+    """Connect a raw WebSocket and its Socket.IO namespace, and return it with its Engine.IO sid."""
     ws = await http.ws_connect(f"{base}/socket.io/?EIO=4&transport=websocket", max_msg_size=0)
     eio_sid = str(orjson.loads((await ws.receive_str(timeout=5))[1:])["sid"])
     await ws.send_str(_connect_packet(token))
@@ -51,7 +51,7 @@ async def _open_ws(http: aiohttp.ClientSession, base: str, token: str) -> tuple[
 
 
 async def _open_polling(http: aiohttp.ClientSession, base: str, token: str) -> tuple[str, str]:
-    """Connect over long-polling; return the Engine.IO sid and the session's polling URL."""
+    """Connect over long-polling and return the Engine.IO sid and the session's polling URL."""
     async with http.get(f"{base}/socket.io/?EIO=4&transport=polling") as response:
         eio_sid = str(orjson.loads((await response.text())[1:])["sid"])
     url = f"{base}/socket.io/?EIO=4&transport=polling&sid={eio_sid}"
@@ -94,7 +94,7 @@ async def test_no_reads_after_client_close_packet(
     before = _state()
     ws, _ = await _open_ws(http, socket_server, token_for(user))
 
-    # A CLOSE packet ends the session; a namespace connect after it must not open another.
+    # A CLOSE packet ends the session, so a namespace connect after it must not open another.
     await ws.send_str("1")
     await _send_quietly(ws, _connect_packet(token_for(user)))
     await asyncio.sleep(0.5)
@@ -305,7 +305,7 @@ async def test_unparsable_packet_logged_without_traceback(
         await ws.send_str(frame)
     reply = await _ack_of_unknown_event(ws)
 
-    # structlog hands its events to the standard library, where caplog sees them.
+    # structlog passes its events to the standard library, where caplog records them.
     invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
     assert '"realtime.unknown_event"' in reply
     assert len(invalid) == 3

@@ -44,7 +44,7 @@ Handler = Callable[[Any], Awaitable[None]]
 
 
 class LeanWebSocket:
-    """The ASGI WebSocket of one Engine.IO session; engineio calls it with the socket's handler."""
+    """The ASGI WebSocket of one Engine.IO session, called by engineio with the socket's handler."""
 
     def __init__(self, handler: Handler, server: engineio.AsyncServer) -> None:
         self.handler = handler
@@ -60,9 +60,9 @@ class LeanWebSocket:
         if type(socket) is AsyncSocket:
             await run_session(socket, self)
         else:
-            # A socket class this module does not know: keep engineio's own loop.
+            # For a socket class this module does not know, engineio's own loop runs.
             await self.handler(self)
-        # The session is over; engineio sends no HTTP response after a WebSocket.
+        # The session is over, and engineio sends no HTTP response after a WebSocket.
         return ""
 
     async def send(self, message: str | bytes) -> None:
@@ -73,7 +73,7 @@ class LeanWebSocket:
             await self._send({"type": "websocket.send", "text": message})
 
     async def wait(self) -> str | bytes:
-        """Return the next message; raise OSError once the connection is closed."""
+        """Return the next message, or raise OSError once the connection is closed."""
         assert self._receive is not None
         event = await self._receive()
         if event["type"] != "websocket.receive":
@@ -91,7 +91,7 @@ class LeanWebSocket:
         try:
             await self._send({"type": "websocket.close"})
         except Exception as exc:
-            # Already closed by the other side; nothing is left to do.
+            # The other side closed the connection first, so nothing is left to do.
             log.debug("realtime.close_after_disconnect", error=repr(exc))
 
 
@@ -130,9 +130,10 @@ async def _receive_limited(socket: AsyncSocket, ws: LeanWebSocket) -> str | byte
 
 
 async def _upgrade(socket: AsyncSocket, ws: LeanWebSocket) -> bool:
-    """Move a long-polling socket to ``ws``; return False when the client did not finish."""
+    """Move a long-polling socket to ``ws``, or return False when the client does not finish."""
     if socket.upgrading:
-        # Another WebSocket is taking this session over; two writers would split its queue.
+        # Another WebSocket is taking this session over, and two writers would split its queue.
+        log.info("realtime.upgrade_rejected", sid=socket.sid, reason="upgrade in progress")
         return False
     # Sends wait in the queue until the upgrade is done.
     socket.upgrading = True
@@ -143,17 +144,20 @@ async def _upgrade(socket: AsyncSocket, ws: LeanWebSocket) -> bool:
             probe = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
             if probe.packet_type != eio_packet.PING or probe.data != "probe":
                 socket.upgrading = False
+                log.info("realtime.upgrade_failed", sid=socket.sid, reason="no probe ping")
                 return False
             await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
             # Ends the long-polling request that is waiting, so the client moves over.
             await socket.queue.put(eio_packet.Packet(eio_packet.NOOP))
             upgrade = eio_packet.Packet(encoded_packet=await _receive_limited(socket, ws))
-    except (OSError, ValueError, TimeoutError):
+    except (OSError, ValueError, TimeoutError) as exc:
         socket.upgrading = False
+        log.info("realtime.upgrade_failed", sid=socket.sid, error=repr(exc))
         return False
     socket.upgrading = False
     if upgrade.packet_type != eio_packet.UPGRADE:
         socket.upgraded = False
+        log.info("realtime.upgrade_failed", sid=socket.sid, reason="no upgrade packet")
         return False
     socket.upgraded = True
     return True
@@ -181,11 +185,11 @@ async def _read(socket: AsyncSocket, ws: LeanWebSocket) -> None:
                 except eio_exceptions.SocketIsClosedError:
                     return
                 except ValueError as exc:
-                    # A packet whose framing or JSON does not parse. Any client can send these,
-                    # so one line without a traceback; the connection stays, as in engineio.
+                    # Any client can send a packet whose framing or JSON does not parse, so it
+                    # gets one line without a traceback. The connection stays, as in engineio.
                     log.warning("realtime.packet_invalid", sid=socket.sid, error=repr(exc)[:200])
                 except Exception:
-                    # The same as engineio: log, and keep the connection.
+                    # Logged with the traceback, and the connection stays, as in engineio.
                     log.exception("realtime.receive_failed", sid=socket.sid)
     except TimeoutError:
         return
