@@ -314,3 +314,53 @@ async def test_unparsable_packet_logged_without_traceback(
     # python-engineio logs a failed message handler through the standard library too.
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     await ws.close()
+
+
+@pytest.mark.parametrize("event", ["disconnect", "connect"])
+async def test_client_cannot_run_lifecycle_handlers(
+    event: str,
+    socket_server: str,
+    http: aiohttp.ClientSession,
+    make_live_user: MakeUser,
+    token_for: Any,
+) -> None:
+    from taskgo.realtime import gateway
+
+    user = await make_live_user()
+    ws, eio_sid = await _open_ws(http, socket_server, token_for(user))
+    sid = sio.manager.sid_from_eio_sid(eio_sid, "/")
+
+    # Sent as an ordinary event, these names reached the server's own connect and disconnect
+    # handlers: "disconnect" dropped the token expiry timer while the socket stayed open.
+    await ws.send_str(f'425["{event}",{{"token":"x"}},"y"]')
+    reply = await _next_event(ws)
+
+    assert reply.startswith("435[")
+    assert orjson.loads(reply[3:])[0]["error"]["code"] == "realtime.unknown_event"
+    assert sid in gateway._expiries
+    assert await presence.online_users([user.id]) == {user.id}
+    assert (await sio.get_session(sid))["user_id"] == user.id
+    await ws.close()
+
+
+@pytest.mark.parametrize("frame", ["42[]", "42{}", '42"x"', "421[1]", "42[null,{}]", "421"])
+async def test_event_without_name_logged_as_invalid(
+    frame: str,
+    socket_server: str,
+    http: aiohttp.ClientSession,
+    make_live_user: MakeUser,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await make_live_user()
+    ws, _ = await _open_ws(http, socket_server, token_for(user))
+
+    caplog.set_level(logging.WARNING)
+    await ws.send_str(frame)
+    reply = await _ack_of_unknown_event(ws)
+
+    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
+    assert '"realtime.unknown_event"' in reply
+    assert len(invalid) == 1
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await ws.close()

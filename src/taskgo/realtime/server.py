@@ -34,10 +34,19 @@ MAX_PACKET_BYTES = 256 * 1024
 # from one socket are stored in the order they were sent. Different connections still run
 # concurrently because each has its own reader task.
 class GatewayServer(socketio.AsyncServer):
-    """python-socketio's server, logging a packet that does not parse as one warning line.
+    """python-socketio's server with stricter checks of client events.
 
-    python-engineio logs any failure of the message handler with a traceback at error level,
-    and any client can send such packets. The connection stays open, as before.
+    - A client cannot call the ``connect`` and ``disconnect`` handlers by sending events with
+      those names. python-socketio dispatches them like any other event, so a client could
+      drop its own token expiry timer and stay connected after its token expired. They get
+      the catch-all handler's reply instead.
+    - An event packet whose payload is not a list that starts with the event name is logged
+      as one warning line. python-socketio failed on it with a traceback at error level.
+    - A packet that does not parse at all is logged as one warning line too. python-engineio
+      logs any failure of the message handler with a traceback, and any client can send such
+      packets. The connection stays open, as before.
+
+    NOTE: ``_handle_event`` follows python-socketio 5.18's; check it when upgrading.
     """
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
@@ -45,6 +54,25 @@ class GatewayServer(socketio.AsyncServer):
             await super()._handle_eio_message(eio_sid, data)
         except PacketDecodeError as exc:
             log.warning("realtime.packet_invalid", sid=eio_sid, error=str(exc)[:200])
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            raise PacketDecodeError("an event packet must be a list that starts with its name")
+        if data[0] not in self.reserved_events:
+            await super()._handle_event(eio_sid, namespace, id, data)
+            return
+
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        catch_all = self.handlers.get(namespace, {}).get("*")
+        if sid is None or not self.manager.is_connected(sid, namespace) or catch_all is None:
+            return
+        reply = await catch_all(data[0], sid, *data[1:])
+        if id is not None:
+            packet = self.packet_class(
+                sio_packet.ACK, namespace=namespace, id=id, data=[] if reply is None else [reply]
+            )
+            await self._send_packet(eio_sid, packet)
 
 
 sio = GatewayServer(
