@@ -330,8 +330,8 @@ async def test_client_cannot_run_lifecycle_handlers(
     ws, eio_sid = await _open_ws(http, socket_server, token_for(user))
     sid = sio.manager.sid_from_eio_sid(eio_sid, "/")
 
-    # Sent as an ordinary event, these names reached the server's own connect and disconnect
-    # handlers: "disconnect" dropped the token expiry timer while the socket stayed open.
+    # python-socketio alone runs the server's own handler for these names, and "disconnect"
+    # then cancels the token expiry timer while the socket stays open.
     await ws.send_str(f'425["{event}",{{"token":"x"}},"y"]')
     reply = await _next_event(ws)
 

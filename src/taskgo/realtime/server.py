@@ -66,6 +66,7 @@ class GatewayServer(socketio.AsyncServer):
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
         catch_all = self.handlers.get(namespace, {}).get("*")
         if sid is None or not self.manager.is_connected(sid, namespace) or catch_all is None:
+            log.info("realtime.event_ignored", sid=eio_sid, event_name=data[0], reason="reserved")
             return
         reply = await catch_all(data[0], sid, *data[1:])
         if id is not None:
