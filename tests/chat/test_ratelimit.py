@@ -1,6 +1,5 @@
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
@@ -11,32 +10,7 @@ from taskgo.config import reset_settings
 from taskgo.errors import AppError
 from taskgo.realtime.redis_client import close_redis
 from taskgo.realtime.settings import reset_realtime_settings
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def small_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CHAT_RATE_BURST", "3")
-    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "2")
-    reset_realtime_settings()
-    yield
-    monkeypatch.undo()
-    reset_realtime_settings()
-
-
-@pytest.fixture
-async def with_redis(monkeypatch: pytest.MonkeyPatch, small_bucket: None) -> AsyncIterator[None]:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except (redis.RedisError, OSError) as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is not reachable ({exc!r})")
-    monkeypatch.setenv("REDIS_URL", REDIS_URL)
-    reset_settings()
-    yield
-    await close_redis()
-    monkeypatch.delenv("REDIS_URL")
-    reset_settings()
+from tests.chat.conftest import REDIS_URL
 
 
 async def _taken(user_id: uuid.UUID, attempts: int) -> list[int]:
@@ -240,3 +214,25 @@ async def test_redis_refund_needs_control_token(monkeypatch: pytest.MonkeyPatch)
 
     assert waits[0] == 0
     assert waits[1] > 0
+
+
+async def _check_batch_take() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+
+    waits = await ratelimit.take_message_tokens([first, second, first, first, second, first])
+
+    # Three tokens each: the fourth entry of `first` waits, `second` stays within its burst.
+    assert waits[:5] == [0, 0, 0, 0, 0]
+    assert 0 < waits[5] <= 500
+    assert (await _taken(first, 1))[0] > 0
+    assert await _taken(second, 1) == [0]
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_batch_take_in_order() -> None:
+    await _check_batch_take()
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_batch_take_in_order() -> None:
+    await _check_batch_take()

@@ -189,6 +189,7 @@ async def test_closed_writer_drains_queue(make_live_user: MakeUser) -> None:
 
 @pytest.mark.usefixtures("live_chat")
 @pytest.mark.timeout(120)
+@pytest.mark.usefixtures("roomy_buckets")
 async def test_concurrent_batches_share_conversations(make_live_user: MakeUser) -> None:
     users = [await make_live_user() for _ in range(4)]
     conversation_ids = []

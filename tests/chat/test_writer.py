@@ -13,6 +13,7 @@ from taskgo.chat.sending import Outgoing, SentMessage
 from taskgo.chat.store import Draft
 from taskgo.chat.writer import MessageWriter, _Lease
 from taskgo.db.session import Database, session_scope
+from taskgo.errors import AppError
 from taskgo.notifications.models import Notification
 from taskgo.realtime import presence
 from tests.conftest import MakeUser
@@ -78,6 +79,7 @@ async def test_concurrent_sends_rows_and_duplicates(
     assert await _count(conversation_id) == 30
 
 
+@pytest.mark.usefixtures("roomy_buckets")
 async def test_writer_shares_statements(make_live_user: MakeUser) -> None:
     conversation_id, buyer, seller = await _chat(make_live_user)
     writer = MessageWriter(max_batch=200, concurrency=4, help_after=30.0)
@@ -234,3 +236,34 @@ async def test_batch_pushes_only_offline_recipients(make_live_user: MakeUser) ->
     assert await _chat_pushes(offline_seller) == 1
     assert await _chat_pushes(online_buyer) == 0
     assert await _chat_pushes(offline_buyer) == 0
+
+
+async def _check_batch_over_rate(make_live_user: MakeUser) -> None:
+    conversation_id, buyer, _ = await _chat(make_live_user)
+    writer = MessageWriter(help_after=30.0)
+    drafts = [_draft(conversation_id, buyer, f"m{index}", f"c{index}") for index in range(5)]
+
+    try:
+        results = await asyncio.gather(
+            *(writer.send(Outgoing(draft=draft)) for draft in drafts), return_exceptions=True
+        )
+    finally:
+        await writer.close()
+
+    # A burst of 3: the first three queued are stored, the rest get the 429 error.
+    assert [isinstance(result, SentMessage) for result in results] == [True] * 3 + [False] * 2
+    for result in results[3:]:
+        assert isinstance(result, AppError)
+        assert result.code == "chat.rate_limited"
+        assert result.status == 429
+    assert await _count(conversation_id) == 3
+
+
+@pytest.mark.usefixtures("small_bucket")
+async def test_local_batch_over_rate_rejected(make_live_user: MakeUser) -> None:
+    await _check_batch_over_rate(make_live_user)
+
+
+@pytest.mark.usefixtures("with_redis")
+async def test_redis_batch_over_rate_rejected(make_live_user: MakeUser) -> None:
+    await _check_batch_over_rate(make_live_user)

@@ -10,7 +10,7 @@ import socketio
 import structlog
 
 from taskgo.chat import service
-from taskgo.chat.ratelimit import check_control_rate, check_message_rate, refund_message_token
+from taskgo.chat.ratelimit import check_control_rate, refund_message_token
 from taskgo.chat.sending import Outgoing, prepare_draft
 from taskgo.chat.writer import get_writer
 from taskgo.db.session import session_scope
@@ -94,7 +94,7 @@ def register(sio: socketio.AsyncServer) -> None:
             body=payload.get("body"),
             client_message_id=payload.get("clientMessageId"),
         )
-        await check_message_rate(user_id)
+        # The writer takes the message token, for the whole batch at once.
         sent = await get_writer().send(Outgoing(draft=draft, origin_sid=sid))
         if not sent.created:
             await refund_message_token(user_id)

@@ -45,31 +45,36 @@ def _redis_key(kind: Bucket, user_id: UUID) -> str:
     return f"{KEY_PREFIX}{kind}:{user_id}"
 
 
-# Returns {allowed (0|1), milliseconds until one token is available}.
+# Takes one token from each bucket in KEYS, in order (a key may appear several times), and
+# returns for each the milliseconds until a token is available: 0 when one was taken.
+# NOTE: a script that touches several keys needs them in one hash slot on Redis Cluster.
 _BUCKET_SCRIPT = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1])
-local at = tonumber(state[2])
-if tokens == nil or at == nil then
-  tokens = capacity
-  at = now
+local ttl_ms = math.ceil(capacity / rate * 1000) + 1000
+local waits = {}
+for index, key in ipairs(KEYS) do
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1])
+  local at = tonumber(state[2])
+  if tokens == nil or at == nil then
+    tokens = capacity
+    at = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  local wait_ms = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+  else
+    wait_ms = math.ceil((1 - tokens) / rate * 1000)
+  end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, ttl_ms)
+  waits[index] = wait_ms
 end
-tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
-local allowed = 0
-local wait_ms = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  wait_ms = math.ceil((1 - tokens) / rate * 1000)
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
-return {allowed, wait_ms}
+return waits
 """
 
 # Gives one token back, up to the capacity. A bucket that expired meanwhile is full anyway,
@@ -134,21 +139,21 @@ def _prune(now: float) -> None:
         del _local.buckets[key]
 
 
-async def _take_redis(key: str, *, capacity: int, rate: float) -> int:
+async def _take_redis(keys: list[str], *, capacity: int, rate: float) -> list[int]:
     client = get_redis()
     assert client is not None
     args = (str(capacity), repr(rate))
 
     if _local.script_sha is not None:
         try:
-            allowed, wait_ms = await client.evalsha(_local.script_sha, 1, key, *args)
-            return 0 if int(allowed) else int(wait_ms)
+            waits = await client.evalsha(_local.script_sha, len(keys), *keys, *args)
+            return [int(wait_ms) for wait_ms in waits]
         except NoScriptError:
             _local.script_sha = None
 
     _local.script_sha = await client.script_load(_BUCKET_SCRIPT)
-    allowed, wait_ms = await client.evalsha(_local.script_sha, 1, key, *args)
-    return 0 if int(allowed) else int(wait_ms)
+    waits = await client.evalsha(_local.script_sha, len(keys), *keys, *args)
+    return [int(wait_ms) for wait_ms in waits]
 
 
 def _limits(kind: Bucket) -> tuple[int, float]:
@@ -158,36 +163,62 @@ def _limits(kind: Bucket) -> tuple[int, float]:
     return settings.chat_control_rate_burst, settings.chat_control_rate_per_second
 
 
-async def _take(kind: Bucket, user_id: UUID) -> int:
-    """Take one token; return 0, or the milliseconds until one is available (nothing taken)."""
+async def _take_many(kind: Bucket, user_ids: list[UUID]) -> list[int]:
+    """Take one token per entry of ``user_ids``; return 0 or the wait in ms for each, in order.
+
+    A user may appear several times. An entry that gets no token takes nothing.
+    """
     capacity, rate = _limits(kind)
     if get_redis() is None:
-        return _take_local((kind, user_id), capacity=capacity, rate=rate)
+        return [_take_local((kind, uid), capacity=capacity, rate=rate) for uid in user_ids]
     try:
-        return await _take_redis(_redis_key(kind, user_id), capacity=capacity, rate=rate)
+        keys = [_redis_key(kind, uid) for uid in user_ids]
+        return await _take_redis(keys, capacity=capacity, rate=rate)
     except (RedisError, OSError) as exc:
-        # A Redis outage must not stop the chat, so this process's bucket takes over.
+        # A Redis outage must not stop the chat, so this process's buckets take over.
         log.warning(
-            "chat.rate_limit_redis_failed", user_id=str(user_id), bucket=kind, error=repr(exc)
+            "chat.rate_limit_redis_failed",
+            user_ids=sorted({str(uid) for uid in user_ids}),
+            bucket=kind,
+            error=repr(exc),
         )
-        return _take_local((kind, user_id), capacity=capacity, rate=rate)
+        return [_take_local((kind, uid), capacity=capacity, rate=rate) for uid in user_ids]
+
+
+async def _take(kind: Bucket, user_id: UUID) -> int:
+    """Take one token; return 0, or the milliseconds until one is available (nothing taken)."""
+    (wait_ms,) = await _take_many(kind, [user_id])
+    return wait_ms
+
+
+def rate_limited(wait_ms: int) -> AppError:
+    """Build the ``chat.rate_limited`` error (429) for a wait of ``wait_ms`` milliseconds."""
+    return AppError(
+        "chat.rate_limited",
+        status=429,
+        details={"retryAfterMs": wait_ms},
+        seconds=max(1, math.ceil(wait_ms / 1000)),
+    )
 
 
 async def _check(kind: Bucket, user_id: UUID) -> None:
     wait_ms = await _take(kind, user_id)
     if wait_ms > 0:
-        seconds = max(1, math.ceil(wait_ms / 1000))
-        raise AppError(
-            "chat.rate_limited",
-            status=429,
-            details={"retryAfterMs": wait_ms},
-            seconds=seconds,
-        )
+        raise rate_limited(wait_ms)
 
 
 async def check_message_rate(user_id: UUID) -> None:
     """Take one token from ``user_id``'s message bucket or raise ``chat.rate_limited`` (429)."""
     await _check(Bucket.MESSAGE, user_id)
+
+
+async def take_message_tokens(user_ids: list[UUID]) -> list[int]:
+    """Take one message token per entry of ``user_ids`` with one Redis call.
+
+    Returns, in order, 0 for a token taken or the milliseconds until one is available. A
+    user may appear several times, once per message.
+    """
+    return await _take_many(Bucket.MESSAGE, user_ids)
 
 
 async def check_control_rate(user_id: UUID) -> None:

@@ -29,7 +29,9 @@ from taskgo.chat.store import (
 from taskgo.chat.validation import check_client_message_id, normalize_body
 from taskgo.db.session import session_scope
 from taskgo.errors import AppError
-from taskgo.realtime import emit_after_commit, emit_now
+from taskgo.realtime import emit_after_commit
+from taskgo.realtime.emitter import emit_batch_now
+from taskgo.realtime.server import Emit
 
 log = structlog.get_logger(__name__)
 
@@ -184,15 +186,17 @@ async def write_direct(
     results, previous = await _store(connection, [item.draft for item in outgoing])
     outcomes, announcements = _outcomes(outgoing, results, previous)
 
-    for announcement in announcements:
-        message = announcement.message
-        await emit_now(
-            "new_message",
-            message_payload(message),
-            room=event_rooms(message.conversation_id, announcement.members),
-            skip_sid=announcement.origin_sid,
-            copy=False,
-        )
+    await emit_batch_now(
+        [
+            Emit(
+                event="new_message",
+                data=message_payload(item.message),
+                room=event_rooms(item.message.conversation_id, item.members),
+                skip_sid=item.origin_sid,
+            )
+            for item in announcements
+        ]
+    )
     return outcomes, announcements
 
 

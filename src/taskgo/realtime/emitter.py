@@ -1,6 +1,7 @@
 """Emitting server events: after the causing transaction commits, or at once from jobs."""
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -8,7 +9,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.realtime.codec import OrjsonCodec
-from taskgo.realtime.server import REDIS_CHANNEL, is_attached, sio
+from taskgo.realtime.server import REDIS_CHANNEL, Emit, InlineEmitRedisManager, is_attached, sio
 from taskgo.realtime.settings import redis_url
 
 log = structlog.get_logger(__name__)
@@ -93,6 +94,30 @@ async def emit_now(
         return True
     except Exception as exc:
         log.error("realtime.emit_failed", event_name=event, room=target, error=repr(exc))
+        return False
+
+
+async def emit_batch_now(emits: list[Emit]) -> bool:
+    """Send each of ``emits`` to its rooms, as ``emit_now`` with ``copy=False`` would.
+
+    With the Redis manager the whole list is one publish. Returns False, after logging, when
+    the events could not be handed to the transport, and never raises.
+    """
+    manager = sio.manager if is_attached() else None
+    if not isinstance(manager, InlineEmitRedisManager):
+        delivered = [
+            await emit_now(
+                item.event, item.data, room=item.room, skip_sid=item.skip_sid, copy=False
+            )
+            for item in emits
+        ]
+        return all(delivered)
+
+    try:
+        await manager.emit_batch([replace(item, room=_rooms(item.room)) for item in emits])
+        return True
+    except Exception as exc:
+        log.error("realtime.emit_failed", event_count=len(emits), error=repr(exc))
         return False
 
 
