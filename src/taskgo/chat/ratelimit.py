@@ -164,7 +164,7 @@ def _limits(kind: Bucket) -> tuple[int, float]:
 
 
 async def _take_many(kind: Bucket, user_ids: list[UUID]) -> list[int]:
-    """Take one token per entry of ``user_ids``; return 0 or the wait in ms for each, in order.
+    """Take one token per entry of ``user_ids`` and return, in order, 0 or the wait in ms.
 
     A user may appear several times. An entry that gets no token takes nothing.
     """
