@@ -28,8 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.chat_harness import Member, Room, Step, StepResult, worker_main
-from bench.chat_targets import NodeRelay, PythonGateway, process_cpu_seconds
+from bench.chat_targets import NodeRelay, PythonGateway, PythonRelay, process_cpu_seconds
 from bench.results import Recorder, column, goal, module_command, shortened, table
+
+# Relays that only forward events, each on its own loopback port.
+RELAYS = {"node": NodeRelay, "python-relay": PythonRelay}
+RELAY_PORTS = {"node": 3100, "python-relay": 3200}
 
 ROOT = Path(__file__).resolve().parents[1]
 P95_LIMIT_MS = 20.0
@@ -265,8 +269,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--targets",
-        default="python,node",
-        help="Comma-separated targets to run, in order: python, node.",
+        default="python,node,python-relay",
+        help="Comma-separated targets to run, in order: python, node, python-relay (the same "
+        "relay as node's on python-socketio, for comparison).",
     )
     parser.add_argument("--rooms", type=int, default=500, help="Two-person rooms (sockets = 2x).")
     parser.add_argument(
@@ -330,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for target in targets:
         with ExitStack() as stack:
-            if target == "node":
-                relay = stack.enter_context(NodeRelay(port=3100))
+            if target in RELAYS:
+                relay = stack.enter_context(RELAYS[target](port=RELAY_PORTS[target]))
                 rooms = node_rooms(relay.url, args.rooms)
                 cpu = CpuProbe(server=relay.cpu_seconds, total=relay.cpu_seconds)
             elif target == "python":
@@ -346,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 rooms = gateway.seed_rooms(args.rooms)
                 cpu = CpuProbe(server=gateway.server_cpu_seconds, total=gateway.cpu_seconds)
             else:
-                raise SystemExit(f"unknown target {target!r}; use python or node")
+                raise SystemExit(f"unknown target {target!r}; use python, node or python-relay")
 
             summaries = run_target(
                 target,
@@ -400,7 +405,7 @@ def result(report: dict[str, Any]) -> dict[str, Any]:
         columns,
         [[step[key] for key in keys] for step in report["steps"]],
     )
-    best = {name: report.get(f"{name}_highest_held") for name in ("python", "node")}
+    best = {name: report.get(f"{name}_highest_held") for name in ("python", "node", *RELAYS)}
     highest = {}
     for name, step in best.items():
         if step is None:
@@ -428,6 +433,14 @@ def result(report: dict[str, Any]) -> dict[str, Any]:
         "notes": [
             f"A rate is held when at least {MIN_DELIVERED_SHARE:.1%} of the messages arrive "
             f"and the delivery p95 is at most {P95_LIMIT_MS:.0f} ms.",
+            *(
+                [
+                    "python-relay is the Node relay's logic on python-socketio and the gateway's "
+                    f"stack, without storage; highest rate held: {highest['python-relay']}."
+                ]
+                if "python-relay_highest_held" in report
+                else []
+            ),
         ],
     }
 

@@ -8,6 +8,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -63,27 +64,21 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-class NodeRelay:
-    """`node bench/node/relay.js` on one loopback port; installs its packages if missing."""
+class _Relay:
+    """A relay server process on one loopback port, started by ``command``."""
+
+    cwd = ROOT
 
     def __init__(self, *, port: int) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> NodeRelay:
-        if shutil.which("node") is None:
-            raise RuntimeError("node is not installed; run only --targets python")
-        if not (NODE_DIR / "node_modules" / "socket.io").exists():
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund"],  # noqa: S607 - fixed command
-                cwd=NODE_DIR,
-                check=True,
-            )
-        self.process = subprocess.Popen(  # noqa: S603 - fixed command and a port number
-            ["node", "relay.js", str(self.port)],  # noqa: S607
-            cwd=NODE_DIR,
-        )
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> _Relay:
+        self.process = subprocess.Popen(self.command(), cwd=self.cwd)  # noqa: S603 - fixed command
         _wait_http(f"{self.url}/socket.io/?EIO=4&transport=polling")
         return self
 
@@ -98,6 +93,30 @@ class NodeRelay:
     ) -> None:
         if self.process is not None:
             _stop(self.process)
+
+
+class NodeRelay(_Relay):
+    """`node bench/node/relay.js` on one loopback port; installs its packages if missing."""
+
+    cwd = NODE_DIR
+
+    def command(self) -> list[str]:
+        if shutil.which("node") is None:
+            raise RuntimeError("node is not installed; run only --targets python")
+        if not (NODE_DIR / "node_modules" / "socket.io").exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],  # noqa: S607 - fixed command
+                cwd=NODE_DIR,
+                check=True,
+            )
+        return ["node", "relay.js", str(self.port)]
+
+
+class PythonRelay(_Relay):
+    """`python -m bench.python_relay`: python-socketio relaying the chat's events, no storage."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bench.python_relay", str(self.port)]
 
 
 class PythonGateway:

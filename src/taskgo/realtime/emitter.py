@@ -103,6 +103,8 @@ async def emit_batch_now(emits: list[Emit]) -> bool:
     With the Redis manager the whole list is one publish. Returns False, after logging, when
     the events could not be handed to the transport, and never raises.
     """
+    if not emits:
+        return True
     manager = sio.manager if is_attached() else None
     if not isinstance(manager, InlineEmitRedisManager):
         delivered = [
