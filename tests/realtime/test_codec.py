@@ -25,6 +25,13 @@ def test_invalid_json_still_raises() -> None:
         OrjsonCodec.loads("{not json")
 
 
+def test_deep_nesting_raises_value_error() -> None:
+    # Past orjson's 1,024 levels the standard library parses, and it would hit the recursion
+    # limit.
+    with pytest.raises(ValueError):
+        OrjsonCodec.loads("[" * 100_000)
+
+
 def test_dumps_exact_types() -> None:
     row_id = uuid.UUID("12345678-1234-5678-1234-567812345678")
     text = OrjsonCodec.dumps({"id": row_id, "amount": Decimal("95.00")})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -10,16 +12,21 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
+import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from taskgo.chat import service
 from taskgo.db.session import session_scope
+from taskgo.realtime.codec import OrjsonCodec
+from taskgo.realtime.server import EMIT_BATCH_METHOD, InlineEmitRedisManager, sio
 from taskgo.users.models import User
 from tests.conftest import MakeUser
 from tests.realtime.fixtures import ConnectSocket, TestSocket
@@ -241,3 +248,122 @@ async def test_push_follows_shared_presence(
     )
 
     assert await _push_bodies(seller_user, expected=1) == ["offline"]
+
+
+# The room that the listener of `batch_listener` delivers to.
+LISTENER_ROOM = "listener-test-room"
+
+
+@dataclass
+class BatchListener:
+    """A Redis manager listening on a channel of its own, with one socket in LISTENER_ROOM."""
+
+    channel: str
+    publisher: aioredis.Redis
+    socket: TestSocket
+
+    async def publish(self, message: Any) -> None:
+        raw = message if isinstance(message, bytes) else orjson.dumps(message)
+        assert await self.publisher.publish(self.channel, raw) == 1
+
+
+async def _subscribers(publisher: aioredis.Redis, channel: str) -> int:
+    ((_, count),) = await publisher.pubsub_numsub(channel)
+    return int(count)
+
+
+@pytest.fixture
+async def batch_listener(
+    connect_socket: ConnectSocket, token_for: Any, make_live_user: MakeUser
+) -> AsyncIterator[BatchListener]:
+    """Run the Redis manager's listener loop against the in-process server's socket.
+
+    The channel is the test's own, so servers of other tests or benchmarks on this Redis
+    never get its messages.
+    """
+    reason = _redis_reachable()
+    if reason is not None:
+        pytest.skip(reason)
+
+    user = await make_live_user()
+    socket_ = await connect_socket(auth={"token": token_for(user)})
+    sid = socket_.client.get_sid("/")
+    channel = f"taskgo.socketio.test.{uuid.uuid4().hex}"
+    manager = InlineEmitRedisManager(REDIS_URL, channel=channel, json=OrjsonCodec)
+    manager.set_server(sio)
+    manager.basic_enter_room(
+        sid, "/", LISTENER_ROOM, eio_sid=sio.manager.eio_sid_from_sid(sid, "/")
+    )
+    # python-socketio's own listener loop, as a server process runs it.
+    listener = asyncio.ensure_future(manager._thread())
+    publisher = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with asyncio.timeout(5):
+            while await _subscribers(publisher, channel) == 0:  # noqa: ASYNC110 - Redis has no event
+                await asyncio.sleep(0.02)
+        yield BatchListener(channel=channel, publisher=publisher, socket=socket_)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        if manager.redis is not None:
+            await manager.redis.aclose()
+        await publisher.aclose()
+
+
+def _batch(*emits: Any) -> dict[str, Any]:
+    return {"method": EMIT_BATCH_METHOD, "host_id": "another-process", "emits": list(emits)}
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_deep_message_keeps_listener(
+    batch_listener: BatchListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    # orjson rejects more than 1,024 levels, and the standard library's parser then raises
+    # RecursionError.
+    await batch_listener.publish(b"[" * 100_000)
+    await batch_listener.publish(_batch(["hello", {"n": 1}, LISTENER_ROOM, None]))
+
+    received = await batch_listener.socket.inbox.wait_for("hello")
+    assert received == [{"n": 1}]
+    assert not _errors(caplog)
+    # One subscriber means the listener kept its subscription instead of reconnecting.
+    assert await _subscribers(batch_listener.publisher, batch_listener.channel) == 1
+
+
+async def test_invalid_batch_entries_skipped(
+    batch_listener: BatchListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    await batch_listener.publish(
+        _batch(
+            "not an entry",
+            ["too", "short"],
+            [7, {"n": 0}, LISTENER_ROOM, None],
+            # Without a room python-socketio would send the event to every socket.
+            ["hello", {"n": 0}, None, None],
+            ["hello", {"n": 0}, [], None],
+            ["hello", {"n": 0}, [[LISTENER_ROOM]], None],
+            ["hello", {"n": 0}, LISTENER_ROOM, 5],
+            ["hello", {"n": 1}, LISTENER_ROOM, None],
+            ["hello", {"n": 2}, [LISTENER_ROOM], "someone-else"],
+        )
+    )
+    await batch_listener.publish({"method": EMIT_BATCH_METHOD, "emits": {"not": "a list"}})
+    await batch_listener.publish({"method": EMIT_BATCH_METHOD})
+    await batch_listener.publish(_batch())
+    await batch_listener.publish(_batch(["hello", {"n": 3}, LISTENER_ROOM, None]))
+
+    await batch_listener.socket.inbox.wait_for("hello", 3)
+    await batch_listener.socket.inbox.settle()
+    assert [event["n"] for event in batch_listener.socket.inbox.events["hello"]] == [1, 2, 3]
+    invalid = [r for r in caplog.records if "realtime.emit_batch_invalid" in r.getMessage()]
+    assert len(invalid) == 3
+    assert all(record.levelno == logging.WARNING for record in invalid)
+    assert not _errors(caplog)

@@ -343,8 +343,24 @@ async def test_client_cannot_run_lifecycle_handlers(
     await ws.close()
 
 
-@pytest.mark.parametrize("frame", ["42[]", "42{}", '42"x"', "421[1]", "42[null,{}]", "421"])
-async def test_event_without_name_logged_as_invalid(
+DEEP = 5_000
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "42[]",
+        "42{}",
+        '42"x"',
+        "421[1]",
+        "42[null,{}]",
+        "421",
+        "42" + "[" * DEEP + "]" * DEEP,
+        '42["x",' + "[" * DEEP + "]" * DEEP + "]",
+    ],
+    ids=["empty", "object", "string", "number", "null", "no_data", "deep", "deep_argument"],
+)
+async def test_malformed_event_logged_as_invalid(
     frame: str,
     socket_server: str,
     http: aiohttp.ClientSession,
@@ -364,3 +380,33 @@ async def test_event_without_name_logged_as_invalid(
     assert len(invalid) == 1
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     await ws.close()
+
+
+@pytest.mark.parametrize("arguments", ["", ",{}", ',"OTHER_SID"'])
+async def test_star_event_gets_unknown_reply(
+    arguments: str,
+    socket_server: str,
+    http: aiohttp.ClientSession,
+    make_live_user: MakeUser,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await make_live_user()
+    ws, _ = await _open_ws(http, socket_server, token_for(user))
+    other, other_eio_sid = await _open_ws(http, socket_server, token_for(user))
+    other_sid = sio.manager.sid_from_eio_sid(other_eio_sid, "/")
+    caplog.set_level(logging.WARNING)
+
+    # python-socketio alone calls the handler registered as "*" without the event name for an
+    # event of that name, so the handler takes the socket id for the name and the first
+    # argument for the socket id.
+    await ws.send_str(f'425["*"{arguments.replace("OTHER_SID", other_sid)}]')
+    reply = await _next_event(ws)
+
+    assert reply.startswith("435[")
+    error = orjson.loads(reply[3:])[0]["error"]
+    assert error["code"] == "realtime.unknown_event"
+    assert error["details"] == {"event": "*"}
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await ws.close()
+    await other.close()

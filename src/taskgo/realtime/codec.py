@@ -39,7 +39,12 @@ class OrjsonCodec:
             # orjson rejects lone UTF-16 surrogates ("\ud800"), which JavaScript clients can
             # send. Parse with the standard library instead and replace them with U+FFFD,
             # so the handler replies to the call rather than the packet being dropped.
-            return _replace_lone_surrogates(json.loads(data))
+            try:
+                return _replace_lone_surrogates(json.loads(data))
+            except RecursionError:
+                # orjson rejects JSON nested deeper than 1,024 levels, and the standard
+                # library's parser runs out of stack on it, which is not a ValueError.
+                raise ValueError("JSON nested too deeply") from None
 
 
 def _replace_lone_surrogates(value: Any) -> Any:

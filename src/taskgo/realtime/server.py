@@ -29,6 +29,9 @@ REDIS_CHANNEL = "taskgo.socketio"
 # request that carries several queued messages.
 MAX_PACKET_BYTES = 256 * 1024
 
+# The name python-socketio registers the catch-all event handler under.
+CATCH_ALL_EVENT = "*"
+
 
 # async_handlers=False makes each connection's events run one after another, in arrival
 # order, so a `join_conversation` followed by a `send_message` never races, and two messages
@@ -41,6 +44,9 @@ class GatewayServer(socketio.AsyncServer):
       those names. python-socketio dispatches them like any other event, so a client could
       drop its own token expiry timer and stay connected after its token expired. They get
       the catch-all handler's reply instead.
+    - An event named ``*`` gets that reply too. python-socketio calls the catch-all handler
+      for it without the event name, so the handler took the first argument as the socket id
+      and read another socket's session, or failed with a traceback and sent no ack.
     - An event packet whose payload is not a list that starts with the event name is logged
       as one warning line. python-socketio failed on it with a traceback at error level.
     - A packet that does not parse at all is logged as one warning line too. python-engineio
@@ -59,13 +65,13 @@ class GatewayServer(socketio.AsyncServer):
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         if not isinstance(data, list) or not data or not isinstance(data[0], str):
             raise PacketDecodeError("an event packet must be a list that starts with its name")
-        if data[0] not in self.reserved_events:
+        if data[0] not in self.reserved_events and data[0] != CATCH_ALL_EVENT:
             await super()._handle_event(eio_sid, namespace, id, data)
             return
 
         namespace = namespace or "/"
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
-        catch_all = self.handlers.get(namespace, {}).get("*")
+        catch_all = self.handlers.get(namespace, {}).get(CATCH_ALL_EVENT)
         if sid is None or not self.manager.is_connected(sid, namespace) or catch_all is None:
             log.info("realtime.event_ignored", sid=eio_sid, event_name=data[0], reason="reserved")
             return
@@ -157,6 +163,8 @@ class InlineEmitManager(socketio.AsyncManager):
 
 # A Redis message of this method carries several emits, each delivered like python-socketio's
 # "emit" method but with its payload as the single argument.
+# NOTE: servers from before this method ignore it, so during a rolling deploy the sockets on
+# old processes miss the chat events written by new ones (clients fetch them from the history).
 EMIT_BATCH_METHOD = "taskgo.emit_batch"
 
 
@@ -203,21 +211,58 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
         async for message in super()._listen():
             try:
                 decoded = self.json.loads(message) if isinstance(message, str | bytes) else message
-            except ValueError:
-                yield message
+            except (ValueError, RecursionError) as exc:
+                # Any Redis client can publish on this channel, so a message that does not
+                # decode is dropped, as python-socketio's listener does. OrjsonCodec's fallback
+                # parser raises RecursionError on deep JSON, which would end the subscription.
+                log.warning("realtime.pubsub_message_invalid", error=repr(exc)[:200])
                 continue
             if not isinstance(decoded, dict) or decoded.get("method") != EMIT_BATCH_METHOD:
                 yield decoded
                 continue
-            if decoded.get("host_id") == self.host_id:
-                continue
+            if decoded.get("host_id") != self.host_id:
+                await self._deliver_batch(decoded)
+
+    async def _deliver_batch(self, message: dict[str, Any]) -> None:
+        """Deliver a batch published by another process to this process's sockets.
+
+        Entries that are not ``[event, data, room, skip_sid]`` as ``emit_batch`` publishes
+        them are skipped, so that they cannot stop the delivery of the others.
+        """
+        host_id = str(message.get("host_id"))[:64]
+        emits = message.get("emits")
+        if not isinstance(emits, list):
+            log.warning("realtime.emit_batch_invalid", host_id=host_id, error="emits is not a list")
+            return
+        entries = [entry for entry in emits if _is_emit_entry(entry)]
+        if len(entries) < len(emits):
+            log.warning(
+                "realtime.emit_batch_invalid",
+                host_id=host_id,
+                error="entries that are not [event, data, room, skip_sid]",
+                invalid=len(emits) - len(entries),
+                entries=len(emits),
+            )
+        for event, data, room, skip_sid in entries:
             try:
-                for event, data, room, skip_sid in decoded["emits"]:
-                    await InlineEmitManager.emit(
-                        self, event, data, "/", room=room, skip_sid=skip_sid
-                    )
+                await InlineEmitManager.emit(self, event, data, "/", room=room, skip_sid=skip_sid)
             except Exception as exc:
-                log.error("realtime.emit_batch_failed", error=repr(exc))
+                log.error("realtime.emit_batch_failed", event_name=event, error=repr(exc))
+
+
+def _is_emit_entry(entry: Any) -> bool:
+    """Tell whether ``entry`` is ``[event, data, room, skip_sid]`` with the types of an Emit.
+
+    A room of None would make python-socketio send the event to every socket.
+    """
+    if not isinstance(entry, list) or len(entry) != 4:
+        return False
+    event, _, room, skip_sid = entry
+    if isinstance(room, list):
+        room_valid = bool(room) and all(isinstance(name, str) for name in room)
+    else:
+        room_valid = isinstance(room, str)
+    return isinstance(event, str) and room_valid and (skip_sid is None or isinstance(skip_sid, str))
 
 
 class _ServerState:
