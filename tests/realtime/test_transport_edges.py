@@ -410,3 +410,61 @@ async def test_star_event_gets_unknown_reply(
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     await ws.close()
     await other.close()
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        ["44"],
+        ["44{}"],
+        ["49"],
+        ['451-["x",{"_placeholder":true,"num":3}]', b"\x01"],
+        ["45"],
+        ['451-["x",{"_placeholder":true,"num":0}]'],
+    ],
+    ids=[
+        "connect_error",
+        "connect_error_data",
+        "unknown_type",
+        "placeholder_out_of_range",
+        "binary_without_attachments",
+        "text_for_attachment",
+    ],
+)
+async def test_bad_packet_keeps_session(
+    frames: list[str | bytes],
+    socket_server: str,
+    http: aiohttp.ClientSession,
+    make_live_user: MakeUser,
+    token_for: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    user = await make_live_user()
+    ws, _ = await _open_ws(http, socket_server, token_for(user))
+    caplog.set_level(logging.WARNING)
+
+    for frame in frames:
+        await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
+    # The text_for_attachment case sends this call where its attachment was due.
+    reply = await _ack_of_unknown_event(ws)
+
+    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
+    assert '"realtime.unknown_event"' in reply
+    assert len(invalid) == 1
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await ws.close()
+
+
+async def test_binary_attachment_still_accepted(
+    socket_server: str, http: aiohttp.ClientSession, make_live_user: MakeUser, token_for: Any
+) -> None:
+    user = await make_live_user()
+    ws, _ = await _open_ws(http, socket_server, token_for(user))
+
+    await ws.send_str('451-4["no_such_event",{"_placeholder":true,"num":0}]')
+    await ws.send_bytes(b"\x01\x02")
+    reply = await _next_event(ws)
+
+    assert reply.startswith("434[")
+    assert '"realtime.unknown_event"' in reply
+    await ws.close()

@@ -61,6 +61,14 @@ def _replace_lone_surrogates(value: Any) -> Any:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_BINARY_PACKET_TYPES = (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)
+_CLIENT_PACKET_TYPES = (
+    socketio.packet.CONNECT,
+    socketio.packet.DISCONNECT,
+    socketio.packet.EVENT,
+    socketio.packet.ACK,
+    *_BINARY_PACKET_TYPES,
+)
 
 
 class PacketDecodeError(ValueError):
@@ -92,7 +100,27 @@ class FastPacket(socketio.packet.Packet):
         return False
 
     def decode(self, encoded_packet: Any) -> int:
+        """Decode a packet from a client and return its number of binary attachments.
+
+        Raises PacketDecodeError for a packet python-socketio would fail on later with a
+        traceback: bad framing or JSON, a type a client may not send (CONNECT_ERROR), or a
+        binary packet without attachments, which would leave the session waiting for ever.
+        """
         try:
-            return int(super().decode(encoded_packet))
+            attachments = int(super().decode(encoded_packet))
         except ValueError as exc:
             raise PacketDecodeError(str(exc)) from exc
+        if self.packet_type not in _CLIENT_PACKET_TYPES:
+            raise PacketDecodeError(f"invalid packet type {self.packet_type!r} from a client")
+        if self.packet_type in _BINARY_PACKET_TYPES and attachments < 1:
+            raise PacketDecodeError("invalid binary packet: no attachment declared")
+        return attachments
+
+    @classmethod
+    def reconstruct_binary(cls, data: Any, attachments: list[Any]) -> Any:
+        try:
+            return super().reconstruct_binary(data, attachments)
+        except (IndexError, KeyError, TypeError) as exc:
+            raise PacketDecodeError(
+                f"invalid binary placeholder, no such attachment: {exc!r}"
+            ) from exc

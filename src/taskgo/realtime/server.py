@@ -52,14 +52,25 @@ class GatewayServer(socketio.AsyncServer):
     - A packet that does not parse at all is logged as one warning line too. python-engineio
       logs any failure of the message handler with a traceback, and any client can send such
       packets. The connection stays open, as before.
+    - Binary attachments must be binary frames. python-socketio took the next frame, text
+      included, as the attachment a packet declared, and a packet whose attachments did not
+      fit stayed pending, so every later packet of the session failed.
 
     NOTE: ``_handle_event`` follows python-socketio 5.18's; check it when upgrading.
     """
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if eio_sid in self._binary_packet and not isinstance(data, bytes):
+            # python-socketio would take this text as the attachment of the packet before it.
+            del self._binary_packet[eio_sid]
+            log.warning(
+                "realtime.packet_invalid", sid=eio_sid, error="binary attachment missing, got text"
+            )
         try:
             await super()._handle_eio_message(eio_sid, data)
         except PacketDecodeError as exc:
+            # A pending packet whose attachments failed would take every later packet as one.
+            self._binary_packet.pop(eio_sid, None)
             log.warning("realtime.packet_invalid", sid=eio_sid, error=str(exc)[:200])
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
