@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from taskgo.chat import service
 from taskgo.chat.models import Message
-from taskgo.chat.sending import Outgoing, SentMessage
+from taskgo.chat.sending import Outgoing, SentMessage, write_direct
 from taskgo.chat.store import Draft
 from taskgo.chat.writer import MessageWriter, _Lease
 from taskgo.db.session import Database, session_scope
@@ -267,3 +268,43 @@ async def test_local_batch_over_rate_rejected(make_live_user: MakeUser) -> None:
 @pytest.mark.usefixtures("with_redis")
 async def test_redis_batch_over_rate_rejected(make_live_user: MakeUser) -> None:
     await _check_batch_over_rate(make_live_user)
+
+
+class _LookupFails:
+    """An asyncpg connection whose second statement fails, as if it dropped in between."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.statements = 0
+
+    async def fetch(self, query: str, *arguments: Any) -> Any:
+        self.statements += 1
+        if self.statements == 2:
+            raise ConnectionResetError("connection lost after the insert")
+        return await self.connection.fetch(query, *arguments)
+
+
+async def test_failed_lookup_keeps_new_messages(make_live_user: MakeUser) -> None:
+    conversation_id, buyer, _ = await _chat(make_live_user)
+    earlier = _draft(conversation_id, buyer, "antes", "c1")
+    lease = _Lease()
+    try:
+        connection = await lease.driver()
+        await write_direct(connection, [Outgoing(draft=earlier)])
+
+        # A new message and a resend in one batch: the resend needs the second statement.
+        fresh = _draft(conversation_id, buyer, "depois", "c2")
+        outcomes, announcements = await write_direct(
+            _LookupFails(connection), [Outgoing(draft=fresh), Outgoing(draft=earlier)]
+        )
+    finally:
+        await lease.release()
+
+    stored, resend = outcomes
+    assert isinstance(stored, SentMessage)
+    assert stored.created
+    assert isinstance(resend, AppError)
+    assert resend.code == "chat.unavailable"
+    assert resend.status == 503
+    assert [item.message.client_message_id for item in announcements] == ["c2"]
+    assert await _count(conversation_id) == 2

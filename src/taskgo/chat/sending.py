@@ -99,13 +99,14 @@ async def _store(
 def _outcomes(
     outgoing: list[Outgoing],
     results: list[StoreResult],
-    previous: dict[MessageKey, StoredMessage],
+    previous: dict[MessageKey, StoredMessage] | None,
 ) -> tuple[list[SentMessage | AppError], list[Announcement]]:
     """Turn store results into one outcome per draft and the messages to announce.
 
     Idempotent by clientMessageId per sender. A resend with the same body gets the stored
     message and announces nothing. A resend with another body gets a 409 error. A sender
-    who is not a participant gets the 404 that hides the conversation.
+    who is not a participant gets the 404 that hides the conversation. ``previous`` is None
+    when the stored messages could not be read: the drafts not stored then get a 503.
     """
     outcomes: list[SentMessage | AppError] = []
     announcements: list[Announcement] = []
@@ -115,7 +116,10 @@ def _outcomes(
     for item, result in zip(outgoing, results, strict=True):
         draft = result.draft
         if result.created_at is None:
-            outcomes.append(_resend(previous.get(draft.key), body=draft.body))
+            if previous is None:
+                outcomes.append(AppError("chat.unavailable", status=503))
+            else:
+                outcomes.append(_resend(previous.get(draft.key), body=draft.body))
             continue
 
         # A plain record rather than an ORM instance: nothing here is loaded or flushed
@@ -183,7 +187,16 @@ async def write_direct(
     and the stored messages, whose pushes the caller queues with ``queue_pushes`` once the
     senders have their acks.
     """
-    results, previous = await _store(connection, [item.draft for item in outgoing])
+    results = await store_on(connection, [item.draft for item in outgoing])
+    unsent = [result.draft for result in results if result.created_at is None]
+    previous: dict[MessageKey, StoredMessage] | None
+    try:
+        previous = await previous_on(connection, unsent)
+    except Exception as exc:
+        # The new messages committed with the statement above, so they are still announced.
+        # Only the drafts it did not store fail, and their senders send them again.
+        log.warning("chat.previous_lookup_failed", drafts=len(unsent), error=repr(exc))
+        previous = None
     outcomes, announcements = _outcomes(outgoing, results, previous)
 
     await emit_batch_now(
