@@ -292,6 +292,21 @@ _DRIVER_CONNECTION_ERRORS = (
 )
 
 
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Tell whether ``exc`` means no database connection could be used, not a bad statement.
+
+    True for a pool that stayed exhausted, a connection the server closed or refused, and
+    SQLAlchemy's wrappers of those.
+    """
+    if isinstance(exc, (PoolTimeoutError, OSError, *_DRIVER_CONNECTION_ERRORS)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or (
+            exc.orig is not None and is_database_unavailable(exc.orig)
+        )
+    return False
+
+
 async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # A pooled connection that the server closed (restart, failover, idle timeout) fails its
     # first statement; SQLAlchemy has then invalidated it and every older one, so a retry

@@ -1,12 +1,13 @@
 """The Socket.IO message writer: shared statements, duplicates, lock waits, failures."""
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from taskgo.chat import service
 from taskgo.chat.models import Message
@@ -308,3 +309,38 @@ async def test_failed_lookup_keeps_new_messages(make_live_user: MakeUser) -> Non
     assert resend.status == 503
     assert [item.message.client_message_id for item in announcements] == ["c2"]
     assert await _count(conversation_id) == 2
+
+
+async def test_database_outage_fails_batch_quickly(
+    make_live_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id, buyer, seller = await _chat(make_live_user)
+    assert Database.engine is not None
+    # A pool of one connection that the test keeps, so the writer never gets one.
+    small = create_async_engine(Database.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    monkeypatch.setattr(Database, "engine", small)
+    writer = MessageWriter(help_after=30.0)
+    drafts = [
+        _draft(conversation_id, (buyer, seller)[index % 2], f"m{index}", f"c{index}")
+        for index in range(12)
+    ]
+
+    try:
+        async with small.connect():
+            started = time.monotonic()
+            results = await asyncio.gather(
+                *(writer.send(Outgoing(draft=draft)) for draft in drafts),
+                return_exceptions=True,
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        await writer.close()
+        await small.dispose()
+
+    # One try and one retry of 0.3 s each, not one pool timeout per message (3.9 s).
+    assert elapsed < 1.5
+    for result in results:
+        assert isinstance(result, AppError)
+        assert result.code == "chat.unavailable"
+        assert result.status == 503
+    assert await _count(conversation_id) == 0

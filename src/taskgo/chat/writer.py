@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from taskgo.chat.ratelimit import rate_limited, take_message_tokens
 from taskgo.chat.sending import Announcement, Outgoing, SentMessage, queue_pushes, write_direct
 from taskgo.db.session import Database
-from taskgo.errors import AppError
+from taskgo.errors import AppError, is_database_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -167,6 +167,13 @@ class MessageWriter:
                 try:
                     batch = await _within_rate(batch)
                     announcements = await self._write(batch, lease) if batch else []
+                except Exception as exc:
+                    # Only a bug gets here. The senders get an error instead of waiting for
+                    # ever, and this task goes on with the next batch.
+                    log.exception("chat.writer_failed", size=len(batch))
+                    for _, future, _ in batch:
+                        _settle(future, exc)
+                    announcements = []
                 finally:
                     self._busy -= 1
                 if self._queue and self._busy == 0:
@@ -207,7 +214,9 @@ class MessageWriter:
         del self._queue[: self.max_batch]
         return batch
 
-    async def _write(self, batch: list[Pending], lease: _Lease) -> list[Announcement]:
+    async def _write(
+        self, batch: list[Pending], lease: _Lease, *, retry: bool = True
+    ) -> list[Announcement]:
         """Store ``batch``, settle its futures, and return the messages to push."""
         self.statements += 1
         try:
@@ -217,6 +226,17 @@ class MessageWriter:
             )
         except Exception as exc:
             await lease.release()
+            if is_database_unavailable(exc):
+                if retry:
+                    # A dropped connection: the batch goes again once, on a new connection.
+                    log.warning("chat.batch_retried", size=len(batch), error=repr(exc))
+                    return await self._write(batch, lease, retry=False)
+                # Still no database: retrying each message would wait the pool timeout for
+                # each in turn, so the whole batch fails and its senders send again later.
+                log.error("chat.database_unavailable", size=len(batch), error=repr(exc))
+                for _, future, _ in batch:
+                    _settle(future, AppError("chat.unavailable", status=503))
+                return []
             if len(batch) > 1:
                 # Write one by one, so that a message that breaks the batch fails alone.
                 log.warning("chat.batch_failed", size=len(batch), error=repr(exc))
