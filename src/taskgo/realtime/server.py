@@ -56,7 +56,8 @@ class GatewayServer(socketio.AsyncServer):
       included, as the attachment a packet declared, and a packet whose attachments did not
       fit stayed pending, so every later packet of the session failed.
 
-    NOTE: ``_handle_event`` follows python-socketio 5.18's; check it when upgrading.
+    NOTE: ``_handle_event`` and the use of ``_binary_packet`` follow python-socketio 5.18,
+    so check both when upgrading it.
     """
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
