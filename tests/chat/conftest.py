@@ -13,25 +13,27 @@ __all__ = ["connect_socket", "live_chat", "roomy_buckets", "socket_server", "tok
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture
-def roomy_buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Raise the chat's message rate limit far above what a storage test sends."""
-    monkeypatch.setenv("CHAT_RATE_BURST", "100000")
-    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "100000")
+def _message_rate(
+    monkeypatch: pytest.MonkeyPatch, *, burst: int, per_second: int
+) -> Iterator[None]:
+    monkeypatch.setenv("CHAT_RATE_BURST", str(burst))
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", str(per_second))
     reset_realtime_settings()
     yield
     monkeypatch.undo()
     reset_realtime_settings()
+
+
+@pytest.fixture
+def roomy_buckets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Raise the chat's message rate limit far above what a storage test sends."""
+    yield from _message_rate(monkeypatch, burst=100_000, per_second=100_000)
 
 
 @pytest.fixture
 def small_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("CHAT_RATE_BURST", "3")
-    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "2")
-    reset_realtime_settings()
-    yield
-    monkeypatch.undo()
-    reset_realtime_settings()
+    """Lower the chat's message rate limit to a burst of 3 and 2 messages per second."""
+    yield from _message_rate(monkeypatch, burst=3, per_second=2)
 
 
 @pytest.fixture

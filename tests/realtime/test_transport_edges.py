@@ -87,6 +87,24 @@ async def _ack_of_unknown_event(ws: Socket) -> str:
     return await _next_event(ws)
 
 
+async def _check_logged_as_invalid(
+    ws: Socket, caplog: pytest.LogCaptureFixture, frames: list[str | bytes], *, count: int
+) -> None:
+    """Send ``frames``, then check the session still replies and each was one warning."""
+    caplog.set_level(logging.WARNING)
+    for frame in frames:
+        await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
+    reply = await _ack_of_unknown_event(ws)
+
+    # structlog passes its events to the standard library, where caplog records them.
+    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
+    assert '"realtime.unknown_event"' in reply
+    assert len(invalid) == count
+    assert all(record.levelno == logging.WARNING for record in invalid)
+    # python-engineio logs a failed message handler through the standard library too.
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
 async def test_no_reads_after_client_close_packet(
     socket_server: str, http: aiohttp.ClientSession, make_live_user: MakeUser, token_for: Any
 ) -> None:
@@ -300,19 +318,9 @@ async def test_unparsable_packet_logged_without_traceback(
     user = await make_live_user()
     ws, _ = await _open_ws(http, socket_server, token_for(user))
 
-    caplog.set_level(logging.WARNING)
-    for frame in ("x", "", '42["send_message",{'):
-        await ws.send_str(frame)
-    reply = await _ack_of_unknown_event(ws)
+    await _check_logged_as_invalid(ws, caplog, ["x", "", '42["send_message",{'], count=3)
 
-    # structlog passes its events to the standard library, where caplog records them.
-    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
-    assert '"realtime.unknown_event"' in reply
-    assert len(invalid) == 3
-    assert all(record.levelno == logging.WARNING for record in invalid)
     assert not [r for r in caplog.records if "realtime.receive_failed" in r.getMessage()]
-    # python-engineio logs a failed message handler through the standard library too.
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     await ws.close()
 
 
@@ -371,14 +379,7 @@ async def test_malformed_event_logged_as_invalid(
     user = await make_live_user()
     ws, _ = await _open_ws(http, socket_server, token_for(user))
 
-    caplog.set_level(logging.WARNING)
-    await ws.send_str(frame)
-    reply = await _ack_of_unknown_event(ws)
-
-    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
-    assert '"realtime.unknown_event"' in reply
-    assert len(invalid) == 1
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await _check_logged_as_invalid(ws, caplog, [frame], count=1)
     await ws.close()
 
 
@@ -441,17 +442,9 @@ async def test_bad_packet_keeps_session(
 ) -> None:
     user = await make_live_user()
     ws, _ = await _open_ws(http, socket_server, token_for(user))
-    caplog.set_level(logging.WARNING)
 
-    for frame in frames:
-        await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
-    # The text_for_attachment case sends this call where its attachment was due.
-    reply = await _ack_of_unknown_event(ws)
-
-    invalid = [r for r in caplog.records if "realtime.packet_invalid" in r.getMessage()]
-    assert '"realtime.unknown_event"' in reply
-    assert len(invalid) == 1
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    # The text_for_attachment case sends the check's call where its attachment was due.
+    await _check_logged_as_invalid(ws, caplog, frames, count=1)
     await ws.close()
 
 
