@@ -255,6 +255,30 @@ async def test_resends_keep_rate_budget(
     assert len(await _stored(chat)) == 3
 
 
+async def test_resends_past_burst_stored(
+    connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAT_RATE_BURST", "3")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        buyer = await _joined(connect_socket, token_for, chat.buyer, chat)
+        sent = [await _send(buyer, chat, f"m{i}", f"burst-{i}") for i in range(3)]
+        # The acks were lost, and the client resends all three at once with its burst spent.
+        resends = await asyncio.gather(
+            *(_send(buyer, chat, f"m{i}", f"burst-{i}") for i in range(3))
+        )
+        fresh = await _send(buyer, chat, "nova")
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert [reply.get("duplicate") for reply in resends] == [True] * 3
+    assert [reply["id"] for reply in resends] == [reply["id"] for reply in sent]
+    assert fresh["error"]["code"] == "chat.rate_limited"
+    assert len(await _stored(chat)) == 3
+
+
 async def test_resend_loop_is_rate_limited(
     connect_socket: ConnectSocket, token_for: Any, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:

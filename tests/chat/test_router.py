@@ -317,8 +317,9 @@ async def test_http_rate_limits(
     chat_id = await _chat_id(client, buyer, purchase)
     monkeypatch.setenv("CHAT_RATE_BURST", "2")
     monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
-    # The three resends take control tokens instead of message tokens, leaving one read.
-    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "4")
+    # The three resends take control tokens instead of message tokens, and the message over
+    # the rate takes one for its lookup, leaving one read.
+    monkeypatch.setenv("CHAT_CONTROL_RATE_BURST", "5")
     monkeypatch.setenv("CHAT_CONTROL_RATE_PER_SECOND", "0.1")
     reset_realtime_settings()
     try:
@@ -342,6 +343,38 @@ async def test_http_rate_limits(
     assert third.status_code == 429
     assert third.json()["error"]["code"] == "chat.rate_limited"
     assert [response.status_code for response in reads] == [200, 429]
+
+
+async def test_http_resend_past_burst(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    people: dict[str, User],
+    auth_headers: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskgo.realtime.settings import reset_realtime_settings
+
+    purchase = await _purchase(db, buyer=people["buyer"], seller=people["seller"])
+    buyer = auth_headers(people["buyer"])
+    chat_id = await _chat_id(client, buyer, purchase)
+    monkeypatch.setenv("CHAT_RATE_BURST", "1")
+    monkeypatch.setenv("CHAT_RATE_PER_SECOND", "0.1")
+    reset_realtime_settings()
+    try:
+        first = await _post(client, buyer, chat_id, "um", "http-burst")
+        other = await _post(client, buyer, chat_id, "dois")
+        resend = await _post(client, buyer, chat_id, "um", "http-burst")
+        reused = await _post(client, buyer, chat_id, "outro", "http-burst")
+    finally:
+        monkeypatch.undo()
+        reset_realtime_settings()
+
+    assert first.status_code == 201
+    assert other.status_code == 429
+    assert resend.status_code == 200
+    assert resend.json()["id"] == first.json()["id"]
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "chat.client_message_id_reused"
 
 
 async def test_http_invalid_message_keeps_budget(

@@ -96,7 +96,7 @@ def register(sio: socketio.AsyncServer) -> None:
         )
         # The writer takes the message token, for the whole batch at once.
         sent = await get_writer().send(Outgoing(draft=draft, origin_sid=sid))
-        if not sent.created:
+        if not sent.created and sent.charged:
             await refund_message_token(user_id)
         message = sent.message
         return {

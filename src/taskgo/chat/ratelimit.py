@@ -4,7 +4,9 @@ New messages (`send_message`, `POST .../messages`) take from the message bucket.
 events that only read or move a position (`join_conversation`, `messages_read`,
 `POST .../read`) take from a larger control bucket, so that a client in a loop cannot load
 the database with them either. A resend that turns out to be a duplicate gets its message
-token back and pays with a control token instead.
+token back and pays with a control token instead. A message past the message rate pays a
+control token for the look-up that finds whether it is a resend. A resend then gets the
+stored message rather than the 429 error.
 
 With Redis each bucket is one hash per user, updated by a Lua script so that all server
 processes share it. The script reads Redis's clock, so process clocks need not agree.
@@ -219,6 +221,11 @@ async def take_message_tokens(user_ids: list[UUID]) -> list[int]:
     user may appear several times, once per message.
     """
     return await _take_many(Bucket.MESSAGE, user_ids)
+
+
+async def take_control_tokens(user_ids: list[UUID]) -> list[int]:
+    """Take one control token per entry of ``user_ids``, as ``take_message_tokens`` does."""
+    return await _take_many(Bucket.CONTROL, user_ids)
 
 
 async def check_control_rate(user_id: UUID) -> None:

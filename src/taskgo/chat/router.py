@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response, status
 from taskgo.auth.deps import CurrentUser
 from taskgo.chat import service
 from taskgo.chat.models import Conversation
-from taskgo.chat.ratelimit import check_control_rate, check_message_rate, refund_message_token
+from taskgo.chat.ratelimit import check_control_rate
 from taskgo.chat.schemas import (
     ChatRef,
     ConversationOut,
@@ -21,7 +21,6 @@ from taskgo.chat.schemas import (
     SendMessageIn,
 )
 from taskgo.chat.sending import send_message
-from taskgo.chat.validation import check_client_message_id, normalize_body
 from taskgo.db.session import DbSession
 from taskgo.pagination import DEFAULT_LIMIT, Cursor, Limit
 
@@ -109,10 +108,6 @@ async def post_message(
     response: Response,
 ) -> MessageOut:
     """Send a message without a socket; a resend with the same clientMessageId returns 200."""
-    # Validated before the rate limit, as over Socket.IO, so a rejected message costs no token.
-    normalize_body(body.body)
-    check_client_message_id(body.client_message_id)
-    await check_message_rate(user.id)
     sent = await send_message(
         session,
         conversation_id=conversation_id,
@@ -121,7 +116,6 @@ async def post_message(
         client_message_id=body.client_message_id,
     )
     if not sent.created:
-        await refund_message_token(user.id)
         response.status_code = status.HTTP_200_OK
     return MessageOut.model_validate(sent.message)
 

@@ -16,6 +16,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.chat.notify import offline_recipients, push_new_message, queue_push
+from taskgo.chat.ratelimit import (
+    rate_limited,
+    refund_message_token,
+    take_control_tokens,
+    take_message_tokens,
+)
 from taskgo.chat.service import conversation_not_found, event_rooms
 from taskgo.chat.store import (
     Draft,
@@ -41,6 +47,9 @@ class SentMessage:
     message: StoredMessage
     # False when the message already existed under the same clientMessageId (a resend).
     created: bool
+    # False when the send took no message token: a resend found after the sender's message
+    # bucket ran out, which paid with a control token instead.
+    charged: bool = True
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,43 @@ async def write_direct(
     return outcomes, announcements
 
 
+async def outcomes_over_rate(
+    connection: Any | None, limited: list[tuple[Draft, int]]
+) -> list[SentMessage | AppError]:
+    """Return the outcome of each draft whose sender had no message token left.
+
+    ``limited`` pairs each draft with the milliseconds until its sender gets a token.
+
+    A client back from a lost connection resends every message it has no ack for, often
+    more than its burst. A resend of a stored message gets that message, as it would
+    within the rate, and pays with a control token. Anything else, and a resend when the
+    control bucket is empty too, gets ``chat.rate_limited`` (429), as does every draft
+    when there is no ``connection`` to look them up on.
+    """
+    previous: dict[MessageKey, StoredMessage] = {}
+    if connection is not None:
+        control_waits = await take_control_tokens([draft.sender_id for draft, _ in limited])
+        lookup = [
+            draft for (draft, _), wait_ms in zip(limited, control_waits, strict=True) if not wait_ms
+        ]
+        try:
+            previous = await previous_on(connection, lookup)
+        except Exception as exc:
+            # The resends then get the 429 error, and their senders send them again later.
+            log.warning("chat.previous_lookup_failed", drafts=len(lookup), error=repr(exc))
+    outcomes: list[SentMessage | AppError] = []
+    for draft, wait_ms in limited:
+        stored = previous.get(draft.key)
+        if stored is None:
+            outcomes.append(rate_limited(wait_ms))
+            continue
+        outcome = _resend(stored, body=draft.body)
+        if isinstance(outcome, SentMessage):
+            outcome = SentMessage(message=outcome.message, created=False, charged=False)
+        outcomes.append(outcome)
+    return outcomes
+
+
 async def queue_pushes(announcements: list[Announcement]) -> None:
     """Queue pushes for the recipients of ``announcements`` that have no connected socket.
 
@@ -245,14 +291,27 @@ async def send_message(
     client_message_id: object,
     origin_sid: str | None = None,
 ) -> SentMessage:
-    """Validate and store one message in ``session``'s transaction; raise AppError on failure."""
+    """Validate, rate-limit and store one message in ``session``'s transaction.
+
+    Raises AppError on failure. A resend of a stored message gets its message token back
+    (``refund_message_token``). ``outcomes_over_rate`` decides the outcome of a message
+    past the message rate.
+    """
+    # Validated before the rate limit, so a rejected message costs no token.
     draft = prepare_draft(
         conversation_id=conversation_id,
         sender_id=sender_id,
         body=body,
         client_message_id=client_message_id,
     )
-    (outcome,) = await write_messages(session, [Outgoing(draft=draft, origin_sid=origin_sid)])
+    (wait_ms,) = await take_message_tokens([sender_id])
+    outcome: SentMessage | AppError
+    if wait_ms:
+        (outcome,) = await outcomes_over_rate(await driver_connection(session), [(draft, wait_ms)])
+    else:
+        (outcome,) = await write_messages(session, [Outgoing(draft=draft, origin_sid=origin_sid)])
     if isinstance(outcome, AppError):
         raise outcome
+    if not outcome.created and outcome.charged:
+        await refund_message_token(sender_id)
     return outcome

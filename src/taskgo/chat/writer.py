@@ -15,8 +15,15 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from taskgo.chat.ratelimit import rate_limited, take_message_tokens
-from taskgo.chat.sending import Announcement, Outgoing, SentMessage, queue_pushes, write_direct
+from taskgo.chat.ratelimit import take_message_tokens
+from taskgo.chat.sending import (
+    Announcement,
+    Outgoing,
+    SentMessage,
+    outcomes_over_rate,
+    queue_pushes,
+    write_direct,
+)
 from taskgo.db.session import Database
 from taskgo.errors import AppError, is_database_unavailable
 
@@ -165,8 +172,10 @@ class MessageWriter:
                     continue
                 self._busy += 1
                 try:
-                    batch = await _within_rate(batch)
-                    announcements = await self._write(batch, lease) if batch else []
+                    allowed, limited = await _within_rate(batch)
+                    announcements = await self._write(allowed, lease) if allowed else []
+                    if limited:
+                        await _answer_limited(limited, lease)
                 except Exception as exc:
                     # Only a bug gets here. The senders get an error instead of waiting for
                     # ever, and this task goes on with the next batch.
@@ -271,10 +280,11 @@ class MessageWriter:
         self._closing = False
 
 
-async def _within_rate(batch: list[Pending]) -> list[Pending]:
+async def _within_rate(batch: list[Pending]) -> tuple[list[Pending], list[tuple[Pending, int]]]:
     """Take a message token for each sender in ``batch``, in order, with one Redis call.
 
-    Returns the messages that got one. The others fail with ``chat.rate_limited`` (429).
+    Returns the messages that got one, and the others with the milliseconds until their
+    sender gets one.
     """
     try:
         waits = await take_message_tokens([outgoing.draft.sender_id for outgoing, _, _ in batch])
@@ -282,14 +292,29 @@ async def _within_rate(batch: list[Pending]) -> list[Pending]:
         # Redis failures already fall back to local buckets. Anything else is a bug, and the
         # messages go through rather than wait for ever.
         log.exception("chat.rate_check_failed", size=len(batch))
-        return batch
+        return batch, []
     allowed = []
+    limited = []
     for pending, wait_ms in zip(batch, waits, strict=True):
         if wait_ms > 0:
-            _settle(pending[1], rate_limited(wait_ms))
+            limited.append((pending, wait_ms))
         else:
             allowed.append(pending)
-    return allowed
+    return allowed, limited
+
+
+async def _answer_limited(limited: list[tuple[Pending, int]], lease: _Lease) -> None:
+    """Settle the messages over their senders' rate: a resend gets its stored message."""
+    drafts = [(outgoing.draft, wait_ms) for (outgoing, _, _), wait_ms in limited]
+    try:
+        connection = await lease.driver()
+    except Exception as exc:
+        await lease.release()
+        log.warning("chat.previous_lookup_failed", drafts=len(drafts), error=repr(exc))
+        connection = None
+    outcomes = await outcomes_over_rate(connection, drafts)
+    for ((_, future, _), _), outcome in zip(limited, outcomes, strict=True):
+        _settle(future, outcome)
 
 
 def _settle(future: asyncio.Future[SentMessage], outcome: SentMessage | BaseException) -> None:

@@ -27,7 +27,8 @@ class RealtimeSettings(BaseSettings):
         ge=1,
         description=(
             "Burst of `join_conversation` and `messages_read` (socket and HTTP) per user, "
-            "also paid by a resend of a message already stored. An app that opens with many "
+            "also paid by a resend of a message already stored and by the look-up of a "
+            "message past the message rate. An app that opens with many "
             "order chats joins each at once."
         ),
     )
