@@ -127,7 +127,8 @@ def token_for(asgi_app: Any) -> Callable[..., str]:
 async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
     """Connect python-socketio clients: `await connect_socket(auth={...}, headers={...})`.
 
-    `url` selects another server than the in-process one. With `upgrade_to_websocket`, a
+    `url` selects another server than the in-process one, and `reconnection` lets the client
+    reconnect after a dropped connection. With `upgrade_to_websocket`, a
     client that starts on long-polling moves to a WebSocket, as browsers do.
     Raises socketio.exceptions.ConnectionError when the server rejects the connection; the
     rejection data is then in the returned error's `args`. Clients are disconnected after
@@ -143,8 +144,9 @@ async def connect_socket(socket_server: str) -> AsyncIterator[ConnectSocket]:
         upgrade_to_websocket: bool = False,
         rejected: list[Any] | None = None,
         url: str | None = None,
+        reconnection: bool = False,
     ) -> TestSocket:
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio.AsyncClient(reconnection=reconnection)
         inbox = Inbox()
         socket = TestSocket(client, inbox)
 

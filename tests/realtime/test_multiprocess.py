@@ -29,7 +29,7 @@ from taskgo.realtime.codec import OrjsonCodec
 from taskgo.realtime.server import EMIT_BATCH_METHOD, InlineEmitRedisManager, sio
 from taskgo.users.models import User
 from tests.conftest import MakeUser
-from tests.realtime.fixtures import ConnectSocket, TestSocket
+from tests.realtime.fixtures import ConnectSocket, TestSocket, until
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,6 +261,8 @@ class BatchListener:
     channel: str
     publisher: aioredis.Redis
     socket: TestSocket
+    # The client name of the manager's Redis connections.
+    client_name: str
 
     async def publish(self, message: Any) -> None:
         raw = message if isinstance(message, bytes) else orjson.dumps(message)
@@ -289,7 +291,10 @@ async def batch_listener(
     socket_ = await connect_socket(auth={"token": token_for(user)})
     sid = socket_.client.get_sid("/")
     channel = f"taskgo.socketio.test.{uuid.uuid4().hex}"
-    manager = InlineEmitRedisManager(REDIS_URL, channel=channel, json=OrjsonCodec)
+    client_name = f"taskgo-test-{uuid.uuid4().hex[:12]}"
+    manager = InlineEmitRedisManager(
+        REDIS_URL, channel=channel, json=OrjsonCodec, redis_options={"client_name": client_name}
+    )
     manager.set_server(sio)
     manager.basic_enter_room(
         sid, "/", LISTENER_ROOM, eio_sid=sio.manager.eio_sid_from_sid(sid, "/")
@@ -301,7 +306,9 @@ async def batch_listener(
         async with asyncio.timeout(5):
             while await _subscribers(publisher, channel) == 0:  # noqa: ASYNC110 - Redis has no event
                 await asyncio.sleep(0.02)
-        yield BatchListener(channel=channel, publisher=publisher, socket=socket_)
+        yield BatchListener(
+            channel=channel, publisher=publisher, socket=socket_, client_name=client_name
+        )
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -367,3 +374,34 @@ async def test_invalid_batch_entries_skipped(
     assert len(invalid) == 3
     assert all(record.levelno == logging.WARNING for record in invalid)
     assert not _errors(caplog)
+
+
+async def test_lost_subscription_resets_sockets(
+    batch_listener: BatchListener,
+    connect_socket: ConnectSocket,
+    token_for: Any,
+    make_live_user: MakeUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    user = await make_live_user()
+    roaming = await connect_socket(auth={"token": token_for(user)}, reconnection=True)
+    first_sid = roaming.client.get_sid("/")
+    publisher = batch_listener.publisher
+    (subscriber,) = [
+        client
+        for client in await publisher.client_list()
+        if client["name"] == batch_listener.client_name and client["sub"] == "1"
+    ]
+
+    # As if the connection to Redis dropped: events published meanwhile never reach here.
+    started = time.monotonic()
+    assert await publisher.client_kill_filter(_id=subscriber["id"]) == 1
+    reasons = await batch_listener.socket.inbox.wait_for("__disconnect__")
+    await until(lambda: roaming.client.connected and roaming.client.get_sid("/") != first_sid, 10)
+
+    # A dropped transport, not a server disconnect, after which clients would stay away.
+    assert reasons in (["transport close"], ["transport error"])
+    assert time.monotonic() - started < 5
+    assert await _subscribers(publisher, batch_listener.channel) == 1
+    assert any("realtime.pubsub_resubscribed" in r.getMessage() for r in caplog.records)

@@ -1,5 +1,9 @@
 """The Socket.IO server, mounted at ``/socket.io`` in front of the FastAPI app."""
 
+import asyncio
+import contextlib
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +183,12 @@ class InlineEmitManager(socketio.AsyncManager):
 # old processes miss the chat events written by new ones (clients fetch them from the history).
 EMIT_BATCH_METHOD = "taskgo.emit_batch"
 
+# Seconds between attempts to subscribe again after the Redis subscription is lost: the
+# first wait, doubled after each failed attempt up to the last value, with jitter so that
+# many processes do not all reconnect at the same moment.
+RESUBSCRIBE_FIRST_WAIT = 0.25
+RESUBSCRIBE_MAX_WAIT = 2.0
+
 
 @dataclass(frozen=True)
 class Emit:
@@ -215,6 +225,66 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
                 "host_id": self.host_id,
                 "emits": [[item.event, item.data, item.room, item.skip_sid] for item in emits],
             }
+        )
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        # Closes the sockets that missed events while the subscription was lost.
+        self._reset_task: asyncio.Task[None] | None = None
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """Yield the channel's messages, subscribing again at once when the connection drops.
+
+        python-socketio's loop waits 1, 2, 4 ... up to 60 s between attempts, so after a
+        Redis outage of 20 s a process missed events for 11 s more in one measurement.
+        Events published while a process was not subscribed are lost for its sockets, and
+        their clients would not know. So once subscribed again, this process closes its
+        sockets as a dropped transport: socket.io clients reconnect (after their randomized
+        delay, about 0.5 to 1.5 s by default) and fetch what they missed from the history.
+
+        NOTE: this replaces python-socketio 5.18's private ``_redis_listen_with_retries``,
+        so check it when upgrading python-socketio.
+        """
+        wait = RESUBSCRIBE_FIRST_WAIT
+        lost_at: float | None = None
+        while True:
+            pubsub = None
+            try:
+                self._redis_connect()
+                pubsub = self.pubsub
+                await pubsub.subscribe(self.channel)
+                if lost_at is not None:
+                    log.warning(
+                        "realtime.pubsub_resubscribed",
+                        channel=self.channel,
+                        lost_seconds=round(time.monotonic() - lost_at, 3),
+                    )
+                    self._reset_local_sockets()
+                    lost_at = None
+                wait = RESUBSCRIBE_FIRST_WAIT
+                async for message in pubsub.listen():
+                    yield message
+                raise ConnectionError("the subscription ended")
+            except Exception as exc:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                log.error(
+                    "realtime.pubsub_lost", channel=self.channel, error=repr(exc), retry_in=wait
+                )
+                if pubsub is not None:
+                    # Gives the dropped connection back instead of leaving it to the collector.
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+                await asyncio.sleep(wait * random.uniform(0.5, 1.0))
+                wait = min(wait * 2, RESUBSCRIBE_MAX_WAIT)
+
+    def _reset_local_sockets(self) -> None:
+        """Close this process's sockets in the background, as if their transport dropped."""
+        if self._reset_task is not None and not self._reset_task.done():
+            # The new reset covers every socket again, including those the running one closed.
+            self._reset_task.cancel()
+        self._reset_task = asyncio.get_running_loop().create_task(
+            _close_as_dropped(self.server.eio)
         )
 
     async def _listen(self) -> AsyncIterator[Any]:
@@ -260,6 +330,23 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
                 await InlineEmitManager.emit(self, event, data, "/", room=room, skip_sid=skip_sid)
             except Exception as exc:
                 log.error("realtime.emit_batch_failed", event_name=event, error=repr(exc))
+
+
+async def _close_as_dropped(server: Any) -> None:
+    """Close every Engine.IO socket of ``server`` without a CLOSE packet.
+
+    Clients see a dropped transport, after which socket.io clients reconnect. After a
+    CLOSE packet the python-socketio client stays disconnected.
+    """
+    sockets = list(server.sockets.values())
+    for socket in sockets:
+        try:
+            await socket.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+        except Exception as exc:
+            log.warning("realtime.socket_reset_failed", sid=socket.sid, error=repr(exc))
+        # The end marker stops the socket's writer, which closes the WebSocket.
+        socket.queue.put_nowait(None)
+    log.warning("realtime.sockets_reset", sockets=len(sockets))
 
 
 def _is_emit_entry(entry: Any) -> bool:
