@@ -133,6 +133,45 @@ async def test_helper_passes_locked_batch(make_live_user: MakeUser, engine: Asyn
         await writer.close()
 
 
+async def test_helper_skips_chat_in_flight(make_live_user: MakeUser, engine: AsyncEngine) -> None:
+    blocked, blocked_buyer, _ = await _chat(make_live_user)
+    other, other_buyer, _ = await _chat(make_live_user)
+    writer = MessageWriter(concurrency=2, help_after=0.05)
+
+    try:
+        async with engine.connect() as holder:
+            transaction = await holder.begin()
+            await holder.execute(
+                text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"), {"id": blocked}
+            )
+            stuck = asyncio.ensure_future(
+                writer.send(Outgoing(draft=_draft(blocked, blocked_buyer, "um", "s1")))
+            )
+            await asyncio.sleep(0.2)
+            # The next message of the locked chat waits for the batch in flight, so the
+            # helper takes the other chat's message alone and does not wait on the lock.
+            queued = asyncio.ensure_future(
+                writer.send(Outgoing(draft=_draft(blocked, blocked_buyer, "dois", "s2")))
+            )
+            sent = await asyncio.wait_for(
+                writer.send(Outgoing(draft=_draft(other, other_buyer, "livre", "f1"))), 5
+            )
+            await asyncio.sleep(0.2)
+            assert sent.created
+            assert not stuck.done()
+            assert not queued.done()
+            await transaction.rollback()
+
+        first = await asyncio.wait_for(stuck, 5)
+        second = await asyncio.wait_for(queued, 5)
+    finally:
+        await writer.close()
+
+    assert first.message.created_at < second.message.created_at
+    # The locked batch, the helper's batch, then the second message on its own.
+    assert writer.statements == 3
+
+
 async def test_dropped_connection_batch_retried(
     make_live_user: MakeUser, engine: AsyncEngine
 ) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from collections import Counter
 from typing import Any
 
 import structlog
@@ -134,6 +136,9 @@ class MessageWriter:
         # batch is done, and waiting helpers look again when their timer runs out.
         self._wakeup = asyncio.Event()
         self._busy = 0
+        # Conversations with a message in a batch that is being written. Another task does
+        # not take their messages meanwhile (see ``_take``).
+        self._in_flight: Counter[uuid.UUID] = Counter()
         # Statements run so far, failed ones included (for tests and diagnostics).
         self.statements = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -185,6 +190,7 @@ class MessageWriter:
                     announcements = []
                 finally:
                     self._busy -= 1
+                    self._release(batch)
                 if self._queue and self._busy == 0:
                     # Messages queued during this batch; another task may take them while
                     # this one queues the pushes.
@@ -197,17 +203,28 @@ class MessageWriter:
         """Wait for work: a batch, [] after ``idle_seconds`` without any, None when closed.
 
         A task takes the waiting messages when no other batch is in flight, or when the
-        oldest has waited ``help_after`` seconds for the batches in flight.
+        oldest has waited ``help_after`` seconds for the batches in flight. It leaves those
+        of conversations that a batch in flight is writing (``_take``).
         """
         loop = asyncio.get_running_loop()
         while True:
             wait: float | None
             if self._queue:
                 if self._busy == 0 or self._closing:
-                    break
-                wait = self._queue[0][2] + self.help_after - loop.time()
-                if wait <= 0:
-                    break
+                    batch = self._take()
+                    if batch:
+                        return batch
+                    # Closing with every queued conversation still in flight.
+                    wait = self.help_after
+                else:
+                    wait = self._queue[0][2] + self.help_after - loop.time()
+                    if wait <= 0:
+                        batch = self._take()
+                        if batch:
+                            return batch
+                        # Every waiting message is in a conversation being written, so look
+                        # again later, or when a batch finishes and wakes the tasks.
+                        wait = self.help_after
             elif self._closing:
                 return None
             else:
@@ -219,9 +236,40 @@ class MessageWriter:
             except TimeoutError:
                 if not self._queue:
                     return []
-        batch = self._queue[: self.max_batch]
-        del self._queue[: self.max_batch]
+
+    def _take(self) -> list[Pending]:
+        """Take up to ``max_batch`` waiting messages, in order, and mark their conversations.
+
+        Messages of a conversation that is in a batch being written stay queued, so two
+        batches never write the same conversation at once. Otherwise the later batch would
+        wait for the earlier one's row lock. It could also send its `new_message` events
+        first, out of ``createdAt`` order, for example while the earlier batch makes its
+        extra round trip for resends.
+        """
+        if not self._in_flight:
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+        else:
+            batch = []
+            waiting = []
+            for pending in self._queue:
+                if (
+                    len(batch) < self.max_batch
+                    and pending[0].draft.conversation_id not in self._in_flight
+                ):
+                    batch.append(pending)
+                else:
+                    waiting.append(pending)
+            self._queue = waiting
+        self._in_flight.update(_conversations(batch))
         return batch
+
+    def _release(self, batch: list[Pending]) -> None:
+        """Let other tasks take the messages of ``batch``'s conversations again."""
+        for conversation_id in _conversations(batch):
+            self._in_flight[conversation_id] -= 1
+            if self._in_flight[conversation_id] <= 0:
+                del self._in_flight[conversation_id]
 
     async def _write(
         self, batch: list[Pending], lease: _Lease, *, retry: bool = True
@@ -315,6 +363,10 @@ async def _answer_limited(limited: list[tuple[Pending, int]], lease: _Lease) -> 
     outcomes = await outcomes_over_rate(connection, drafts)
     for ((_, future, _), _), outcome in zip(limited, outcomes, strict=True):
         _settle(future, outcome)
+
+
+def _conversations(batch: list[Pending]) -> list[uuid.UUID]:
+    return [outgoing.draft.conversation_id for outgoing, _, _ in batch]
 
 
 def _settle(future: asyncio.Future[SentMessage], outcome: SentMessage | BaseException) -> None:
