@@ -76,6 +76,7 @@ async def test_reply_through_model(
         "list_my_purchases",
         "get_purchase_tracking",
         "list_my_service_orders",
+        "get_service_order",
         "search_help_center",
     }
     reply = await db.scalar(select(SupportMessage).where(SupportMessage.role == "assistant"))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from taskgo.support.assistant import MAX_CALLS_PER_ROUND
 from taskgo.support.knowledge import help_index, load_corpus, parse_article
 from taskgo.support.offline import OfflineProvider
 from taskgo.support.provider import ChatMessage, Completion, TextDelta
@@ -228,3 +229,70 @@ async def test_offline_stream_matches_complete() -> None:
     assert final is not None
     assert len(deltas) > 5
     assert "".join(deltas) == final.content
+
+
+@pytest.mark.parametrize(
+    ("question", "expected", "number"),
+    [
+        ("pedido #3F2B1C9E", ["get_purchase_tracking", "get_service_order"], "#3f2b1c9e"),
+        ("onde está a compra 3f2b1c9e?", ["get_purchase_tracking"], "#3f2b1c9e"),
+        ("status da ordem de serviço #3f2b1c9e", ["get_service_order"], "#3f2b1c9e"),
+        (
+            f"qual o status do meu pedido {PURCHASE_ID}?",
+            ["get_purchase_tracking", "get_service_order"],
+            PURCHASE_ID,
+        ),
+    ],
+)
+async def test_offline_order_number_looked_up(
+    question: str, expected: list[str], number: str
+) -> None:
+    provider = OfflineProvider(locale="pt_BR")
+
+    completion = await provider.complete(messages=_ask(question), tools=TOOL_DEFINITIONS)
+
+    assert [call.name for call in completion.tool_calls] == expected
+    for call in completion.tool_calls:
+        assert list(json.loads(call.arguments).values()) == [number]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["meu CEP é 01310100, onde está meu pedido?", "onde está meu pedido? paguei 12345678 centavos"],
+)
+async def test_offline_bare_digits_not_a_number(question: str) -> None:
+    provider = OfflineProvider(locale="pt_BR")
+
+    completion = await provider.complete(messages=_ask(question), tools=TOOL_DEFINITIONS)
+
+    assert [call.name for call in completion.tool_calls] == ["list_my_purchases"]
+
+
+async def test_offline_found_hides_other_kind() -> None:
+    provider = OfflineProvider(locale="pt_BR")
+    messages = _ask("pedido #3f2b1c9e")
+    first = await provider.complete(messages=messages, tools=TOOL_DEFINITIONS)
+    tracking = {"purchaseId": PURCHASE_ID, "status": "paid", "trackingCode": None, "events": []}
+    missing = {"error": {"code": "service_order_not_found", "reference": "#3f2b1c9e"}}
+    messages = _answer_tools(
+        messages, first, {"get_purchase_tracking": tracking, "get_service_order": missing}
+    )
+
+    final = await provider.complete(messages=messages, tools=TOOL_DEFINITIONS)
+
+    assert final.content is not None
+    assert final.content.startswith("Pedido #3f2b1c9e: pago, aguardando envio.")
+    assert "Não encontrei" not in final.content
+
+
+async def test_offline_numbers_fit_one_round() -> None:
+    provider = OfflineProvider(locale="pt_BR")
+    question = "pedidos #3f2b1c9e, #0b7e2f4a e #11112222"
+
+    completion = await provider.complete(messages=_ask(question), tools=TOOL_DEFINITIONS)
+
+    assert len(completion.tool_calls) <= MAX_CALLS_PER_ROUND
+    assert {json.loads(call.arguments)["purchase_id"] for call in completion.tool_calls[:2]} == {
+        "#3f2b1c9e",
+        "#0b7e2f4a",
+    }

@@ -15,6 +15,7 @@ from tests.conftest import MakeUser
 from tests.standins.openai_server import BreakStream, OpenAIStandIn, Reply
 from tests.support.conftest import SetEnv, new_conversation
 from tests.support.sockets import ConnectClient
+from tests.support.test_tools import create_product, make_purchase
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,6 +65,34 @@ async def test_offline_reply_streams(
     stored = await _stored(conversation_id)
     assert [row.role for row in stored] == ["user", "assistant"]
     assert stored[1].content == done["message"]["content"]
+
+
+async def test_short_order_number(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+    connect_client: ConnectClient,
+) -> None:
+    user = await make_live_user()
+    seller = await make_live_user(role="partner", name="Loja", verification_status="verified")
+    product_id = await create_product(live_client, auth_headers(seller), title="Furadeira")
+    async with session_scope() as session:
+        purchase = await make_purchase(
+            session, product_id=product_id, buyer=user, seller=seller, title="Furadeira"
+        )
+    short = str(purchase.id)[:8]
+    headers = auth_headers(user)
+    conversation_id = await new_conversation(live_client, headers)
+    socket = await connect_client(token=_token(headers))
+
+    await socket.client.call(
+        "support_message",
+        {"conversationId": conversation_id, "content": f"pedido #{short.upper()}"},
+        timeout=5,
+    )
+    done = (await socket.wait_for("support_done"))[0]
+
+    assert done["message"]["content"].startswith(f"Pedido #{short}: enviado.")
 
 
 async def test_openai_reply_streams(

@@ -62,8 +62,10 @@ async def make_purchase(
     status: str = "shipped",
     tracking_code: str | None = "AA123456785BR",
     age: timedelta = timedelta(hours=1),
+    purchase_id: uuid.UUID | None = None,
 ) -> Purchase:
     purchase = Purchase(
+        id=purchase_id or uuid.uuid4(),
         buyer_id=buyer.id,
         seller_id=seller.id,
         status=status,
@@ -319,7 +321,7 @@ async def test_offline_other_users_purchase_id(
     )
 
     content = response.json()["reply"]["content"]
-    assert content.startswith("Não encontrei nenhuma compra sua com esse número.")
+    assert content.startswith(f"Não encontrei nenhuma compra sua com o número {theirs.id}.")
     assert "Notebook" not in content
 
 

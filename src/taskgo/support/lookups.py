@@ -5,6 +5,10 @@ the other domains' own participant checks apply. Every lookup runs inside a SAVE
 that is always rolled back, and the after-commit callbacks it registers are dropped. So
 even a service function that writes leaves no trace (the tracking timeline creates its
 shipment row on first read), and no tool call can change state.
+
+The domains have no search by the start of an id, so the short order numbers are resolved
+here, with a query that only selects rows where the user is a participant. The order found
+is then read through the domain's own service function as for a full id.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.db.session import AFTER_COMMIT_KEY
 from taskgo.errors import AppError
 from taskgo.i18n import format_brl
 from taskgo.money import format_centavos
+from taskgo.support.references import OrderReference
 from taskgo.support.tools import LookupUnavailable
 from taskgo.users.models import User
 
@@ -37,7 +43,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _service_function(module_name: str, *names: str) -> Callable[..., Any]:
-    """Return the first of `names` in a domain's service module.
+    """Return the first of `names` in a domain's module (a service function or a model).
 
     Raises LookupUnavailable when the domain or the function does not exist, so the tool
     returns "not available" instead of failing the whole turn.
@@ -53,6 +59,10 @@ def _service_function(module_name: str, *names: str) -> Callable[..., Any]:
         if callable(function):
             return function
     raise LookupUnavailable(f"{module_name}.{names[0]}")
+
+
+def _model(module_name: str, name: str) -> Any:
+    return _service_function(module_name, name)
 
 
 class DomainOrderLookup:
@@ -138,6 +148,26 @@ class DomainOrderLookup:
             )
         return summary
 
+    async def find_purchases(
+        self, *, reference: OrderReference, limit: int
+    ) -> list[dict[str, Any]]:
+        # NOTE: this and find_service_orders read the domain tables directly and repeat the
+        # domains' rule of who takes part in an order. A change to that rule belongs here too.
+        purchase = _model("taskgo.purchases.models", "Purchase")
+        low, high = reference.bounds
+        query = (
+            select(purchase)
+            .where(
+                or_(purchase.buyer_id == self._user.id, purchase.seller_id == self._user.id),
+                purchase.id.between(low, high),
+            )
+            .order_by(purchase.created_at.desc(), purchase.id.desc())
+            .limit(limit)
+        )
+        async with self._read_only():
+            rows = list(await self._session.scalars(query))
+            return [self._purchase_summary(row) for row in rows]
+
     # --- service orders -------------------------------------------------------------------
 
     async def list_service_orders(self, *, status: str | None, limit: int) -> list[dict[str, Any]]:
@@ -163,6 +193,50 @@ class DomainOrderLookup:
         if status:
             summaries = [item for item in summaries if item["status"] == status]
         return summaries[:limit]
+
+    async def get_service_order(self, *, order_id: uuid.UUID) -> dict[str, Any] | None:
+        get_order = _service_function("taskgo.service_orders.service", "get_order")
+        category_names = _service_function("taskgo.service_orders.categories", "all_categories")
+        reason: str | None = None
+        async with self._read_only():
+            try:
+                order = await get_order(self._session, order_id=order_id, user=self._user)
+            except AppError as error:
+                order, reason = None, error.code
+            # The domain also shows open orders to partners who may take them, and every
+            # order to admins. The assistant looks up only the user's own orders.
+            if order is not None and self._user.id not in (order.client_id, order.partner_id):
+                order, reason = None, "not_participant"
+            if order is None:
+                log.info(
+                    "support.lookup.service_order_refused",
+                    user_id=str(self._user.id),
+                    service_order_id=str(order_id),
+                    code=reason,
+                )
+                return None
+            names = await category_names(self._session)
+            return self._service_order_summary(order, names)
+
+    async def find_service_orders(
+        self, *, reference: OrderReference, limit: int
+    ) -> list[dict[str, Any]]:
+        service_order = _model("taskgo.service_orders.models", "ServiceOrder")
+        category_names = _service_function("taskgo.service_orders.categories", "all_categories")
+        low, high = reference.bounds
+        mine = or_(
+            service_order.client_id == self._user.id, service_order.partner_id == self._user.id
+        )
+        query = (
+            select(service_order)
+            .where(mine, service_order.id.between(low, high))
+            .order_by(service_order.created_at.desc(), service_order.id.desc())
+            .limit(limit)
+        )
+        async with self._read_only():
+            rows = list(await self._session.scalars(query))
+            names = await category_names(self._session) if rows else {}
+            return [self._service_order_summary(row, names) for row in rows]
 
     def _service_order_summary(self, order: Any, names: dict[str, Any]) -> dict[str, Any]:
         category = names.get(order.category_slug)

@@ -4,23 +4,29 @@ The caller comes from the authenticated session and is bound when the lookup is 
 No tool takes a user id argument, and arguments with unknown fields are rejected. A
 purchase id that is not the caller's gets the same answer as one that does not exist, so
 the model cannot even learn that another user's purchase exists.
+
+Orders can be named by their full id or by the short number the assistant shows
+("#a3ee91f2"). A short number is looked up among the caller's own orders only. One match
+gives the same result as its full id, several give `ambiguous_reference` with the
+candidates, and none gives the same `not_found` as an unknown id.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 from taskgo.support.client import parse_arguments
 from taskgo.support.knowledge import help_index
 from taskgo.support.provider import ToolCall
 from taskgo.support.redaction import redact_data
+from taskgo.support.references import OrderReference, parse_reference
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +36,7 @@ MAX_RESULT_CHARS = 6000
 LIST_MY_PURCHASES = "list_my_purchases"
 GET_PURCHASE_TRACKING = "get_purchase_tracking"
 LIST_MY_SERVICE_ORDERS = "list_my_service_orders"
+GET_SERVICE_ORDER = "get_service_order"
 SEARCH_HELP_CENTER = "search_help_center"
 
 
@@ -42,8 +49,25 @@ class ListPurchasesArguments(_Arguments):
     limit: int = Field(default=5, ge=1, le=20)
 
 
+# More orders of the user than this starting with one short number are not listed.
+MAX_REFERENCE_MATCHES = 5
+
+
+def _reference(value: object) -> OrderReference:
+    if not isinstance(value, str):
+        raise ValueError("an order number is a string")
+    return parse_reference(value)
+
+
+Reference = Annotated[OrderReference, PlainValidator(_reference)]
+
+
 class PurchaseTrackingArguments(_Arguments):
-    purchase_id: uuid.UUID
+    purchase_id: Reference
+
+
+class ServiceOrderArguments(_Arguments):
+    service_order_id: Reference
 
 
 class ListServiceOrdersArguments(_Arguments):
@@ -75,6 +99,10 @@ def _function(
 
 _STATUS_PROPERTY = {"type": "string", "description": "Optional status filter."}
 _LIMIT_PROPERTY = {"type": "integer", "minimum": 1, "maximum": 20, "description": "Default 5."}
+_REFERENCE_HELP = (
+    "O id completo (UUID) ou o número curto mostrado ao usuário, os 8 primeiros "
+    "caracteres do id, com ou sem '#' (por exemplo #a3ee91f2)."
+)
 
 TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
     _function(
@@ -86,9 +114,11 @@ TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
     ),
     _function(
         GET_PURCHASE_TRACKING,
-        "Retorna o rastreamento (eventos dos Correios) de uma compra do usuário logado. "
-        "Só funciona para compras em que ele é comprador ou vendedor.",
-        {"purchase_id": {"type": "string", "description": "Id (UUID) da compra."}},
+        "Retorna o status e o rastreamento (eventos dos Correios) de uma compra do usuário "
+        "logado. Só funciona para compras em que ele é comprador ou vendedor. Se o número "
+        "curto servir para mais de uma compra, devolve o erro ambiguous_reference com as "
+        "opções: pergunte ao usuário qual delas.",
+        {"purchase_id": {"type": "string", "description": f"Número da compra. {_REFERENCE_HELP}"}},
         ["purchase_id"],
     ),
     _function(
@@ -97,6 +127,19 @@ TOOL_DEFINITIONS: tuple[dict[str, Any], ...] = (
         "parceiro, as que aceitou), com categoria e status.",
         {"status": _STATUS_PROPERTY, "limit": _LIMIT_PROPERTY},
         [],
+    ),
+    _function(
+        GET_SERVICE_ORDER,
+        "Retorna uma ordem de serviço do usuário logado (que ele pediu ou, se for parceiro, "
+        "que aceitou), com categoria e status. Se o número curto servir para mais de uma "
+        "ordem, devolve o erro ambiguous_reference com as opções: pergunte ao usuário qual.",
+        {
+            "service_order_id": {
+                "type": "string",
+                "description": f"Número da ordem de serviço. {_REFERENCE_HELP}",
+            }
+        },
+        ["service_order_id"],
     ),
     _function(
         SEARCH_HELP_CENTER,
@@ -117,9 +160,25 @@ class OrderLookup(Protocol):
         """Return tracking of a purchase the user bought or sold, or None."""
         ...
 
+    async def find_purchases(
+        self, *, reference: OrderReference, limit: int
+    ) -> list[dict[str, Any]]:
+        """Return the user's purchases and sales whose id starts with `reference`."""
+        ...
+
     async def list_service_orders(
         self, *, status: str | None, limit: int
     ) -> list[dict[str, Any]]: ...
+
+    async def get_service_order(self, *, order_id: uuid.UUID) -> dict[str, Any] | None:
+        """Return a service order the user posted or took, or None."""
+        ...
+
+    async def find_service_orders(
+        self, *, reference: OrderReference, limit: int
+    ) -> list[dict[str, Any]]:
+        """Return the user's service orders whose id starts with `reference`."""
+        ...
 
 
 class LookupUnavailable(Exception):
@@ -143,8 +202,30 @@ def _dump(value: dict[str, Any]) -> str:
     )
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+def _error(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+def _not_found(code: str, kind: str, reference: OrderReference) -> dict[str, Any]:
+    return _error(
+        code,
+        f"No {kind} with this number belongs to the current user. Only the user's own "
+        f"{kind}s can be looked up.",
+        reference=reference.label,
+    )
+
+
+def _ambiguous(
+    kind: str, reference: OrderReference, matches: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return _error(
+        "ambiguous_reference",
+        f"Several of the user's {kind}s start with this number. Ask the user which one they "
+        "mean, listing these, and do not pick one yourself.",
+        reference=reference.label,
+        matches=matches[:MAX_REFERENCE_MATCHES],
+        more=len(matches) > MAX_REFERENCE_MATCHES,
+    )
 
 
 class SupportTools:
@@ -191,15 +272,18 @@ class SupportTools:
             return {"purchases": purchases, "count": len(purchases)}
 
         if name == GET_PURCHASE_TRACKING:
-            tracked = PurchaseTrackingArguments.model_validate(arguments)
-            tracking = await self._lookup.get_tracking(purchase_id=tracked.purchase_id)
-            if tracking is None:
-                return _error(
-                    "purchase_not_found",
-                    "No purchase with this id belongs to the current user. Only the user's "
-                    "own purchases can be looked up.",
-                )
-            return tracking
+            reference = PurchaseTrackingArguments.model_validate(arguments).purchase_id
+
+            async def tracking(order_id: uuid.UUID) -> dict[str, Any] | None:
+                return await self._lookup.get_tracking(purchase_id=order_id)
+
+            return await self._one_order(
+                reference,
+                kind="purchase",
+                id_field="purchaseId",
+                find=self._lookup.find_purchases,
+                get=tracking,
+            )
 
         if name == LIST_MY_SERVICE_ORDERS:
             listed = ListServiceOrdersArguments.model_validate(arguments)
@@ -207,6 +291,20 @@ class SupportTools:
                 status=listed.status, limit=listed.limit
             )
             return {"serviceOrders": orders, "count": len(orders)}
+
+        if name == GET_SERVICE_ORDER:
+            reference = ServiceOrderArguments.model_validate(arguments).service_order_id
+
+            async def service_order(order_id: uuid.UUID) -> dict[str, Any] | None:
+                return await self._lookup.get_service_order(order_id=order_id)
+
+            return await self._one_order(
+                reference,
+                kind="service order",
+                id_field="serviceOrderId",
+                find=self._lookup.find_service_orders,
+                get=service_order,
+            )
 
         if name == SEARCH_HELP_CENTER:
             query = SearchHelpArguments.model_validate(arguments).query
@@ -219,3 +317,25 @@ class SupportTools:
             }
 
         return _error("unknown_tool", f"There is no tool named {name!r}.")
+
+    async def _one_order(
+        self,
+        reference: OrderReference,
+        *,
+        kind: str,
+        id_field: str,
+        find: Callable[..., Awaitable[list[dict[str, Any]]]],
+        get: Callable[[uuid.UUID], Awaitable[dict[str, Any] | None]],
+    ) -> dict[str, Any]:
+        """Look up one of the user's orders by its full id or by the digits it starts with."""
+        order_id = reference.full_id
+        if order_id is None:
+            matches = await find(reference=reference, limit=MAX_REFERENCE_MATCHES + 1)
+            if len(matches) > 1:
+                return _ambiguous(kind, reference, matches)
+            if matches:
+                order_id = uuid.UUID(matches[0][id_field])
+        found = await get(order_id) if order_id is not None else None
+        if found is None:
+            return _not_found(f"{kind.replace(' ', '_')}_not_found", kind, reference)
+        return found
