@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import click
 
-from taskgo.config import get_settings, reset_settings
+from taskgo.config import get_settings, listening_base_url, reset_settings
 
 
 @contextlib.contextmanager
@@ -44,6 +44,21 @@ def _pin_database_url() -> str:
     return url
 
 
+def _pin_public_base_url(host: str, port: int) -> str:
+    """Use the listening address for links to the server, unless PUBLIC_BASE_URL is set.
+
+    A value from the environment or `.env` always wins. The derived one is exported like the
+    database URL, so that server processes started by uvicorn build the same links.
+    """
+    settings = get_settings()
+    if "public_base_url" in settings.model_fields_set:
+        return settings.public_base_url
+    url = listening_base_url(host, port)
+    os.environ["PUBLIC_BASE_URL"] = url
+    reset_settings()
+    return url
+
+
 @click.group()
 def main() -> None:
     """TaskGo backend."""
@@ -59,6 +74,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     with _embedded_database_lifetime():
         _pin_database_url()
+        _pin_public_base_url(host, port)
         uvicorn.run(
             "taskgo.app:create_app",
             factory=True,
@@ -142,11 +158,14 @@ def _run_dev(*, host: str, port: int, seed: bool) -> None:
     from taskgo.db.migrate import upgrade_to_head
 
     url = _pin_database_url()
+    _pin_public_base_url(host, port)
     click.echo("taskgo dev: applying migrations …")
     upgrade_to_head(url)
     from taskgo.modules import optional_module
 
-    base = f"http://{host}:{port}"
+    # The hints name the address this process listens on, even where PUBLIC_BASE_URL
+    # names a proxy in front of it.
+    base = listening_base_url(host, port)
     seed_module = optional_module("taskgo.demo.seed") if seed else None
     if seed_module is not None:
         seed_module.seed_from_cli(url, base_url=base)

@@ -84,7 +84,11 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Minimum log level.")
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Address the apps use to reach this server, for links in pages and e-mails.",
+        description=(
+            "Address the apps use to reach this server, for links in pages and e-mails. When "
+            "unset, `taskgo serve` and `taskgo dev` use the address and port they listen on "
+            "(127.0.0.1 for 0.0.0.0), and other commands use the default."
+        ),
     )
 
     # --- auth ---
@@ -376,6 +380,22 @@ class Settings(BaseSettings):
     @property
     def dev_mode(self) -> bool:
         return self.auth_provider == "dev"
+
+
+# Addresses that accept connections on every interface but that no client can connect to.
+_WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104
+
+
+def listening_base_url(host: str, port: int) -> str:
+    """Build the URL of a server listening on ``host`` and ``port``, for links to itself.
+
+    A wildcard address becomes the loopback address of its family, which reaches the server
+    from this machine only. Links for other machines need PUBLIC_BASE_URL.
+    """
+    host = _WILDCARD_HOSTS.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address, bracketed as in any URL
+    return f"http://{host}:{port}"
 
 
 @lru_cache
