@@ -76,7 +76,10 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable dotted code, such as `product.not_found`.")
     message: str = Field(description="Text for people, in the language of Accept-Language.")
     details: dict[str, Any] = Field(
-        description="`field` names the request field at fault; `errors` lists each one."
+        description=(
+            "`field` names the request field at fault. It is empty when the body as a whole is "
+            "at fault (missing, not valid JSON or not a JSON object). `errors` lists each one."
+        )
     )
 
 
@@ -99,7 +102,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("No such resource, or one the caller may not see."),
     409: _documented("The resource's current state does not allow this action."),
     413: _documented("The request body is larger than the limit (`request.too_large`)."),
-    422: _documented("Invalid input: `details.field` names the field."),
+    422: _documented(
+        "Invalid input: `details.field` names the field, or is empty when the whole body is "
+        "at fault (`validation.json_invalid` for a body that is not valid JSON)."
+    ),
     429: _documented("Too many requests: see the Retry-After header."),
     503: _documented("Temporarily unavailable: retry after the Retry-After header's seconds."),
 }
@@ -142,6 +148,28 @@ def _localized_context(context: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
+_GENERIC_LENGTH_CODES = {
+    "validation.too_long": "validation.string_too_long",
+    "validation.too_short": "validation.string_too_short",
+}
+_COLLECTIONS = (list, tuple, set, frozenset, dict)
+
+
+def _length_code(code: str, error: Mapping[str, Any]) -> str:
+    """Report a length limit on text in characters, even when pydantic counted it as items.
+
+    A limit placed after a validator in a field's Annotated is checked by pydantic's generic
+    length check (`field_type` "Value"), whose error is the list one ("at most 40 items")
+    even for text. Its input is a list when the value is one. Any other input that has a
+    length after validation became text, such as a bank code sent as a JSON integer.
+    """
+    text_code = _GENERIC_LENGTH_CODES.get(code)
+    context = error.get("ctx") or {}
+    if text_code is None or context.get("field_type") != "Value":
+        return code
+    return code if isinstance(error.get("input"), _COLLECTIONS) else text_code
+
+
 def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Turn pydantic error dicts into `{field, code, message}` entries in the request language.
 
@@ -153,7 +181,7 @@ def describe_validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict
     for error in errors:
         error_type = str(error.get("type", "value_error"))
         field = _field_path(error.get("loc", ()), error_type)
-        code = error_type if "." in error_type else f"validation.{error_type}"
+        code = _length_code(error_type if "." in error_type else f"validation.{error_type}", error)
         if code == "validation.missing" and not field:
             # The whole body is absent, so there is no field to name in the message.
             code = "validation.body_missing"
@@ -181,6 +209,30 @@ def validation_error_response(errors: Sequence[Mapping[str, Any]]) -> JSONRespon
             {"field": first["field"], "errors": described},
         ),
     )
+
+
+def is_json_type(content_type: str) -> bool:
+    """Tell whether FastAPI parses a body of this media type as JSON (`+json` types too)."""
+    maintype, _, subtype = content_type.partition("/")
+    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+# Exceptions of json.loads() other than a syntax error. Bytes that are not UTF-8 raise
+# UnicodeDecodeError (a ValueError), and an integer past Python's 4300-digit limit raises
+# ValueError. Nesting deeper than the recursion limit raises RecursionError.
+_JSON_DECODE_FAILURES = (ValueError, RecursionError)
+
+
+def _is_undecodable_json(request: Request, exc: StarletteHTTPException) -> bool:
+    """Tell whether FastAPI's bare 400 is a JSON body that json.loads() rejected.
+
+    FastAPI reports a syntax error (json.JSONDecodeError) as a `json_invalid` validation
+    error, but any other exception of the body parser as a 400 caused by that exception.
+    """
+    if exc.status_code != 400 or not isinstance(exc.__cause__, _JSON_DECODE_FAILURES):
+        return False
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return is_json_type(content_type)
 
 
 def _retry_after_seconds(details: Mapping[str, Any]) -> int | None:
@@ -257,6 +309,10 @@ def _allowed_methods(request: Request) -> str:
 
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if _is_undecodable_json(request, exc):
+        log.info("request.json_undecodable", error_type=type(exc.__cause__).__name__)
+        # The same response as for a syntax error, because the body as a whole is at fault.
+        return validation_error_response([{"type": "json_invalid", "loc": ("body",)}])
     code = _HTTP_CODES.get(exc.status_code, "request.error")
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:

@@ -8,6 +8,7 @@ otherwise end in a database error.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -23,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from taskgo.errors import error_body
+from taskgo.errors import error_body, is_json_type
 from taskgo.i18n import negotiate_locale, set_current_locale, translate
 
 log = structlog.get_logger("taskgo.request")
@@ -111,12 +112,6 @@ _MAX_FIELD_NAME = 100
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def is_json_type(content_type: str) -> bool:
-    """Tell whether FastAPI parses a body of this media type as JSON (`+json` types too)."""
-    maintype, _, subtype = content_type.partition("/")
-    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
 def body_limit(content_type: str) -> int:
     if content_type.startswith("multipart/"):
         return MAX_MULTIPART_BODY_BYTES
@@ -155,7 +150,12 @@ def json_nul_field(body: bytes) -> str | None:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
+        # json.loads(), FastAPI's parser, also reads NaN, Infinity and numbers past the
+        # range of a double, which orjson rejects. Such a body must still be checked.
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
     found = _nul_path(parsed)
     return None if found is None else _printable(".".join(found))
 

@@ -55,8 +55,9 @@ def _multiline(value: str) -> str:
 
 
 # Checks of free text shown to other people, placed after the length limits in the field's
-# Annotated: `Annotated[str, Field(max_length=...), SINGLE_LINE_TEXT]`. Limits declared
-# outside the Annotated would be reported as a list's limits ("at least 3 items").
+# Annotated: `Annotated[str, Field(max_length=...), SINGLE_LINE_TEXT]`. A limit placed after
+# a validator is left to pydantic's generic length check, whose error counts items. The API
+# still reports it in characters for text (errors._length_code).
 SINGLE_LINE_TEXT = AfterValidator(_single_line)
 MULTILINE_TEXT = AfterValidator(_multiline)
 

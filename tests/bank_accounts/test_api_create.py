@@ -209,6 +209,40 @@ async def test_create_reports_every_invalid_field(
     )
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("bank", "1" * 41), ("bank", 10**41), ("agency", "1" * 41)],
+    ids=["bank-text", "bank-integer", "agency"],
+)
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("pt-BR", "O campo {field} deve ter no máximo 40 caracteres."),
+        ("en", "The field {field} must have at most 40 characters."),
+    ],
+)
+async def test_long_text_counts_characters(
+    client: httpx.AsyncClient,
+    partner_headers: dict[str, str],
+    field: str,
+    value: object,
+    language: str,
+    message: str,
+) -> None:
+    # The bank code, taken as text or as a JSON integer, was measured as a list ("40 items").
+    response = await client.post(
+        "/api/bank-accounts",
+        json=account_body(**{field: value}),
+        headers={**partner_headers, "Accept-Language": language},
+    )
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.string_too_long"
+    assert error["details"]["field"] == field
+    assert error["message"] == message.format(field=field)
+
+
 async def test_create_error_message_portuguese_default(
     client: httpx.AsyncClient, partner_headers: dict[str, str]
 ) -> None:

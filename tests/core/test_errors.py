@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Form
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from taskgo.app import create_fastapi_app
@@ -309,3 +311,99 @@ def test_nested_object_error_names_field() -> None:
     assert nested["message"] == "O campo items.0 deve ser um objeto JSON."
     assert body["code"] == "validation.model_attributes_type"
     assert body["message"] == "O corpo da requisição deve ser um objeto JSON."
+
+
+# Bodies that json.loads() rejects with an error other than a JSON syntax error, for which
+# FastAPI returned a bare 400 `request.bad_request`.
+_UNDECODABLE_BODIES = {
+    "not-utf8": (b'{"uid": "\xff\xfe"}', "application/json"),
+    "latin1-charset": ('{"uid": "é"}'.encode("latin-1"), "application/json; charset=iso-8859-1"),
+    "huge-integer": (b'{"uid": ' + b"1" * 5000 + b"}", "application/json"),
+    "deep-nesting": (b'{"uid": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json"),
+    "truncated": (b'{"uid": [', "application/json"),
+}
+
+
+@pytest.mark.parametrize("body_name", list(_UNDECODABLE_BODIES))
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("pt-BR", "O corpo da requisição não é um JSON válido."),
+        ("en", "The request body is not valid JSON."),
+    ],
+)
+async def test_undecodable_json_is_json_invalid(
+    client: httpx.AsyncClient, body_name: str, language: str, message: str
+) -> None:
+    body, content_type = _UNDECODABLE_BODIES[body_name]
+    response = await client.post(
+        "/api/auth/dev/token",
+        content=body,
+        headers={"Content-Type": content_type, "Accept-Language": language},
+    )
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation.json_invalid"
+    assert error["message"] == message
+    # The body as a whole is at fault, as for a syntax error: no field is named.
+    assert error["details"]["field"] == ""
+    assert error["details"]["errors"] == [
+        {"field": "", "code": "validation.json_invalid", "message": message}
+    ]
+
+
+async def test_broken_form_stays_bad_request(settings: Settings) -> None:
+    # Only bodies that FastAPI parses as JSON become json_invalid.
+    app = create_fastapi_app(settings)
+
+    @app.post("/test/form")
+    async def form(name: Annotated[str, Form()]) -> None:
+        return None
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post(
+            "/test/form",
+            content=b"name=Ana",
+            headers={"Content-Type": "multipart/form-data"},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "request.bad_request"
+
+
+class _Limits(BaseModel):
+    # Limits placed after a validator in the Annotated are checked by pydantic's generic
+    # length check, which cannot tell text from a list and speaks of items.
+    short_text: Annotated[str, AfterValidator(str.upper), Field(min_length=2)] = "ok"
+    code: Annotated[str, BeforeValidator(str), Field(max_length=3)] = "001"
+    tags: Annotated[list[int], AfterValidator(sorted), Field(max_length=2)] = []
+    codes: list[int] = Field(default=[], max_length=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            {"short_text": "a"},
+            "validation.string_too_short",
+            "O campo short_text deve ter pelo menos 2 caractere(s).",
+        ),
+        (
+            {"code": 12345},
+            "validation.string_too_long",
+            "O campo code deve ter no máximo 3 caracteres.",
+        ),
+        # A list checked the generic way, and one checked by its own type, stay lists.
+        ({"tags": [3, 2, 1]}, "validation.too_long", "O campo tags deve ter no máximo 2 itens."),
+        ({"codes": [1, 2]}, "validation.too_long", "O campo codes deve ter no máximo 1 itens."),
+    ],
+)
+def test_length_unit_follows_value(body: dict[str, Any], code: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Limits.model_validate(body)
+
+    [described] = describe_validation_errors(caught.value.errors())
+
+    assert described["code"] == code
+    assert described["message"] == message

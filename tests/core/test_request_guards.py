@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.middleware import MAX_BODY_BYTES, MAX_MULTIPART_BODY_BYTES
@@ -43,6 +44,23 @@ async def test_json_nul_nested_field_path(
     error = response.json()["error"]
     assert error["details"]["field"] == "items.0.productId"
     assert error["message"].startswith("The field items.0.productId contains a null character")
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"-Infinity", b"1e400"])
+async def test_json_nul_beside_unusual_number(
+    client: httpx.AsyncClient, make_user: MakeUser, auth_headers: Headers, number: bytes
+) -> None:
+    # FastAPI's parser reads these numbers and orjson does not, which skipped the check.
+    user = await make_user()
+    response = await client.patch(
+        "/api/me",
+        content=b'{"name": "Ana\\u0000Souza", "extra": ' + number + b"}",
+        headers=auth_headers(user, **{"Content-Type": "application/json"}),
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "request.null_character"
+    assert error["details"]["field"] == "name"
 
 
 async def test_escaped_backslash_not_nul(

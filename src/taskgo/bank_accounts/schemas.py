@@ -30,10 +30,12 @@ def _bank_code_text(value: object) -> str:
     raise PydanticCustomError("bank_account.bank_invalid", "the bank must be a COMPE code")
 
 
+# The limit comes before the validator, so that it applies to the text the validator returns
+# like any string limit.
 BankCode = Annotated[
     str,
-    BeforeValidator(_bank_code_text),
     Field(max_length=_RAW_SHORT),
+    BeforeValidator(_bank_code_text),
     WithJsonSchema({"anyOf": [{"type": "string", "maxLength": _RAW_SHORT}, {"type": "integer"}]}),
 ]
 
