@@ -9,7 +9,13 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-MAX_PRICE_CENTAVOS = 100_000_000  # R$ 1,000,000.00
+from taskgo.i18n import Amount
+
+# The largest amount of one card charge: Stripe rejects a BRL amount longer than eight
+# digits of centavos (its PaymentIntent `amount` reference). A higher price could never be
+# paid, because one unit would already be more than one purchase may charge.
+MAX_CHARGE_CENTAVOS = 99_999_999  # R$ 999,999.99
+MAX_PRICE_CENTAVOS = MAX_CHARGE_CENTAVOS
 
 # Amounts arrive as text from clients: a bound on their length keeps parsing cheap, and
 # a value with more integer digits than this is out of range whatever the maximum.
@@ -30,7 +36,8 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CENTAVOS) -> int:
     """Convert `"19.99"`, `19.99` or `20` to centavos (1999), never through a float.
 
-    Raises PydanticCustomError with a dotted code so the API reports the field.
+    Raises PydanticCustomError with a dotted code so the API reports the field. The limits
+    in its context are `Amount`s, which the message writes in its language's number format.
     """
     if isinstance(value, bool) or value is None:
         raise PydanticCustomError("money.invalid", "invalid amount")
@@ -60,7 +67,7 @@ def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CEN
     # decimal context in the arithmetic below, which raises instead of rounding.
     if amount.adjusted() > _MAX_INTEGER_DIGITS:
         raise PydanticCustomError(
-            "money.too_large", "amount too large", {"maximum": format_centavos(maximum)}
+            "money.too_large", "amount too large", {"maximum": Amount(maximum)}
         )
     try:
         scaled = amount.scaleb(2, _EXACT)
@@ -72,11 +79,11 @@ def parse_centavos(value: Any, *, minimum: int = 1, maximum: int = MAX_PRICE_CEN
     centavos = int(scaled)
     if centavos < minimum:
         raise PydanticCustomError(
-            "money.too_small", "amount too small", {"minimum": format_centavos(minimum)}
+            "money.too_small", "amount too small", {"minimum": Amount(minimum)}
         )
     if centavos > maximum:
         raise PydanticCustomError(
-            "money.too_large", "amount too large", {"maximum": format_centavos(maximum)}
+            "money.too_large", "amount too large", {"maximum": Amount(maximum)}
         )
     return centavos
 
@@ -99,7 +106,7 @@ def fee_centavos(total: int, basis_points: int) -> int:
 Price = Annotated[
     int, BeforeValidator(parse_centavos), PlainSerializer(format_centavos, return_type=str)
 ]
-"""A positive amount up to R$ 1,000,000 in requests; a `"100.00"` string in responses."""
+"""A positive amount up to R$ 999,999.99 in requests; a `"100.00"` string in responses."""
 
 MoneyOut = Annotated[int, PlainSerializer(format_centavos, return_type=str)]
 """Centavos rendered as a `"100.00"` string in responses."""

@@ -187,10 +187,71 @@ async def test_declined_card_402(raw: httpx.AsyncClient, stripe_standin: StripeS
     assert response.status_code == 402
     error = response.json()["error"]
     assert error["type"] == "card_error"
+    assert error["code"] == "card_declined"
     assert error["decline_code"] == "generic_decline"
+    assert error["message"] == "Your card was declined."
     assert error["payment_intent"]["status"] == "requires_payment_method"
+    # The intent keeps the same error, without the intent itself, as `last_payment_error`.
+    stored_error = error["payment_intent"]["last_payment_error"]
+    assert stored_error == {key: value for key, value in error.items() if key != "payment_intent"}
     [failed] = stripe_standin.take_events("payment_intent.payment_failed")
     assert failed["data"]["object"]["id"] == intent["id"]
+    assert failed["data"]["object"]["last_payment_error"] == stored_error
+
+
+async def test_expired_card_402(raw: httpx.AsyncClient) -> None:
+    intent = (
+        await raw.post(
+            "/v1/payment_intents",
+            data={"amount": "100", "currency": "brl", "capture_method": "manual"},
+        )
+    ).json()
+
+    response = await raw.post(
+        f"/v1/payment_intents/{intent['id']}/confirm",
+        data={"payment_method": "pm_card_chargeDeclinedExpiredCard"},
+    )
+    fetched = (await raw.get(f"/v1/payment_intents/{intent['id']}")).json()
+
+    assert response.status_code == 402
+    error = fetched["last_payment_error"]
+    assert error["type"] == "card_error"
+    assert error["code"] == "expired_card"
+    assert error["decline_code"] == "expired_card"
+    assert error["param"] == "exp_month"
+    assert error["message"] == "Your card has expired."
+    assert error["doc_url"] == "https://stripe.com/docs/error-codes/expired-card"
+
+
+async def test_success_clears_payment_error(raw: httpx.AsyncClient) -> None:
+    intent = (
+        await raw.post(
+            "/v1/payment_intents",
+            data={"amount": "100", "currency": "brl", "capture_method": "manual"},
+        )
+    ).json()
+    confirm = f"/v1/payment_intents/{intent['id']}/confirm"
+
+    declined = await raw.post(confirm, data={"payment_method": "pm_card_chargeDeclined"})
+    paid = await raw.post(confirm, data={"payment_method": "pm_card_visa"})
+
+    assert declined.status_code == 402
+    assert paid.status_code == 200
+    assert paid.json()["status"] == "requires_capture"
+    assert paid.json()["last_payment_error"] is None
+
+
+async def test_amount_above_maximum_400(raw: httpx.AsyncClient) -> None:
+    too_large = await raw.post(
+        "/v1/payment_intents", data={"amount": "100000000", "currency": "brl"}
+    )
+    largest = await raw.post("/v1/payment_intents", data={"amount": "99999999", "currency": "brl"})
+
+    assert too_large.status_code == 400
+    error = too_large.json()["error"]
+    assert error["code"] == "amount_too_large"
+    assert error["param"] == "amount"
+    assert largest.status_code == 200
 
 
 async def test_cancel_authorized_emits_release_events(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import httpx
@@ -75,10 +76,10 @@ async def test_tampered_cursor_is_422(
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "code", "expected_amount"),
+    ("field", "value", "code", "amount_digits"),
     [
-        ("minPrice", "-1", "money.too_small", "R$ 0.00"),
-        ("maxPrice", "1000000.01", "money.too_large", "R$ 1000000.00"),
+        ("minPrice", "-1", "money.too_small", "000"),
+        ("maxPrice", "1000000.00", "money.too_large", "99999999"),
     ],
 )
 @pytest.mark.parametrize("language", ["pt-BR", "en"])
@@ -89,7 +90,7 @@ async def test_price_filter_message_complete(
     field: str,
     value: str,
     code: str,
-    expected_amount: str,
+    amount_digits: str,
     language: str,
 ) -> None:
     buyer = await make_user(role="client")
@@ -103,7 +104,9 @@ async def test_price_filter_message_complete(
     assert error["code"] == code
     assert error["details"]["field"] == field
     assert field in error["message"]
-    assert expected_amount in error["message"]
+    assert "R$ " in error["message"]
+    # The amount's separators depend on the language, so only its digits are compared.
+    assert re.sub(r"[^0-9]", "", error["message"]) == amount_digits
     assert "{" not in error["message"]
 
 

@@ -68,9 +68,9 @@ async def test_total_above_charge_maximum(
     buyer: User,
     auth_headers: Headers,
 ) -> None:
-    boat = await create_product(client, auth_headers(seller), price="1000000.00", stock=2)
+    boat = await create_product(client, auth_headers(seller), price="999999.99", stock=2)
 
-    response = await buy(client, auth_headers(buyer), [(boat, 1)])
+    response = await buy(client, auth_headers(buyer), [(boat, 2)])
 
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -82,6 +82,25 @@ async def test_total_above_charge_maximum(
     assert await product_stock(client, boat, auth_headers(buyer)) == 2
     assert await db.scalar(select(func.count()).select_from(Purchase)) == 0
     assert stripe_env.world.payment_intents == {}
+
+
+async def test_max_price_buyable_once(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    boat = await create_product(client, auth_headers(seller), price="999999.99", stock=2)
+
+    response = await buy(client, auth_headers(buyer), [(boat, 1)])
+
+    assert response.status_code == 201, response.text
+    assert response.json()["total"] == "999999.99"
+    [intent] = stripe_env.world.payment_intents.values()
+    assert intent["amount"] == 99_999_999
+    assert await product_stock(client, boat, auth_headers(buyer)) == 1
 
 
 async def test_provider_outage_says_retry_after(

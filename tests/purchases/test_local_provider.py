@@ -47,7 +47,11 @@ async def test_dev_confirm_then_release(
     )
 
     assert declined.json()["status"] == "pending_payment"
-    assert declined.json()["paymentError"] == "Your card was declined."
+    assert declined.json()["paymentErrorCode"] == "payments.card_declined"
+    assert declined.json()["paymentError"] == (
+        "O cartão foi recusado. Use outro cartão ou fale com o banco emissor."
+    )
+    assert paid.json()["paymentErrorCode"] is None
     assert paid.json()["status"] == "paid"
     assert released.json()["status"] == "released"
     balances = await load_balances(db, uuid.UUID(purchase["id"]))

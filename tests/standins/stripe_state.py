@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tests.standins.stripe_forms import (
@@ -19,16 +20,71 @@ from tests.standins.stripe_forms import (
 
 API_VERSION = "2026-10-28.endive"
 
-# Stripe's test payment methods and what a confirmation with each one does.
-TEST_CARDS: dict[str, dict[str, str | None]] = {
-    "pm_card_visa": {"brand": "visa", "last4": "4242", "decline": None},
-    "pm_card_mastercard": {"brand": "mastercard", "last4": "4444", "decline": None},
-    "pm_card_chargeDeclined": {"brand": "visa", "last4": "0002", "decline": "generic_decline"},
-    "pm_card_chargeDeclinedInsufficientFunds": {
-        "brand": "visa",
-        "last4": "9995",
-        "decline": "insufficient_funds",
-    },
+# Stripe accepts a charge `amount` of at most eight digits.
+MAXIMUM_CHARGE_AMOUNT = 99_999_999
+
+
+@dataclass(frozen=True)
+class CardDecline:
+    """The error Stripe returns (and keeps as `last_payment_error`) for a failing test card."""
+
+    code: str
+    decline_code: str
+    message: str
+    param: str | None = None
+
+
+@dataclass(frozen=True)
+class StandInCard:
+    brand: str
+    last4: str
+    decline: CardDecline | None = None
+
+
+_DECLINED = "Your card was declined."
+
+# Stripe's test payment methods (docs.stripe.com/testing) and what confirming with each does.
+TEST_CARDS: dict[str, StandInCard] = {
+    "pm_card_visa": StandInCard("visa", "4242"),
+    "pm_card_mastercard": StandInCard("mastercard", "4444"),
+    "pm_card_chargeDeclined": StandInCard(
+        "visa", "0002", CardDecline("card_declined", "generic_decline", _DECLINED)
+    ),
+    "pm_card_chargeDeclinedInsufficientFunds": StandInCard(
+        "visa",
+        "9995",
+        CardDecline("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+    ),
+    "pm_card_chargeDeclinedLostCard": StandInCard(
+        "visa", "9987", CardDecline("card_declined", "lost_card", _DECLINED)
+    ),
+    "pm_card_chargeDeclinedStolenCard": StandInCard(
+        "visa", "9979", CardDecline("card_declined", "stolen_card", _DECLINED)
+    ),
+    "pm_card_chargeDeclinedFraudulent": StandInCard(
+        "visa", "0019", CardDecline("card_declined", "fraudulent", _DECLINED)
+    ),
+    "pm_card_chargeDeclinedExpiredCard": StandInCard(
+        "visa",
+        "0069",
+        CardDecline("expired_card", "expired_card", "Your card has expired.", "exp_month"),
+    ),
+    "pm_card_chargeDeclinedIncorrectCvc": StandInCard(
+        "visa",
+        "0127",
+        CardDecline(
+            "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect.", "cvc"
+        ),
+    ),
+    "pm_card_chargeDeclinedProcessingError": StandInCard(
+        "visa",
+        "0119",
+        CardDecline(
+            "processing_error",
+            "processing_error",
+            "An error occurred while processing your card. Try again in a little bit.",
+        ),
+    ),
 }
 
 CANCELABLE = (
@@ -101,6 +157,13 @@ class StripeWorld:
                 code="amount_too_small",
                 param="amount",
             )
+        if amount > MAXIMUM_CHARGE_AMOUNT:
+            raise StripeApiError(
+                400,
+                f"Amount must be no more than {MAXIMUM_CHARGE_AMOUNT} {currency} cents",
+                code="amount_too_large",
+                param="amount",
+            )
         intent_id = new_id("pi")
         intent: dict[str, Any] = {
             "id": intent_id,
@@ -169,8 +232,8 @@ class StripeWorld:
                 saved=True,
             )
         intent["payment_method"] = method
-        if card["decline"] is not None:
-            return self._decline(intent, str(card["decline"]))
+        if card.decline is not None:
+            return self._decline(intent, card.decline)
 
         charge = self._new_charge(intent, card)
         intent["latest_charge"] = charge["id"]
@@ -188,7 +251,7 @@ class StripeWorld:
             self.emit("payment_intent.succeeded", intent)
         return intent
 
-    def _new_charge(self, intent: dict[str, Any], card: dict[str, str | None]) -> dict:
+    def _new_charge(self, intent: dict[str, Any], card: StandInCard) -> dict:
         manual = intent["capture_method"] == "manual"
         charge = {
             "id": new_id("ch"),
@@ -209,9 +272,9 @@ class StripeWorld:
             "payment_method_details": {
                 "type": "card",
                 "card": {
-                    "brand": card["brand"],
-                    "last4": card["last4"],
-                    "network": card["brand"],
+                    "brand": card.brand,
+                    "last4": card.last4,
+                    "network": card.brand,
                     "capture_before": (
                         self.now() + self.authorization_days * 86400 if manual else None
                     ),
@@ -224,29 +287,21 @@ class StripeWorld:
         self.charges[charge["id"]] = charge
         return charge
 
-    def _decline(self, intent: dict[str, Any], decline_code: str) -> dict[str, Any]:
-        message = (
-            "Your card has insufficient funds."
-            if decline_code == "insufficient_funds"
-            else "Your card was declined."
-        )
-        error = {
-            "code": "card_declined",
-            "decline_code": decline_code,
-            "message": message,
-            "type": "card_error",
-        }
-        intent["status"] = "requires_payment_method"
-        intent["last_payment_error"] = error
-        self.emit("payment_intent.payment_failed", intent)
-        raise StripeApiError(
+    def _decline(self, intent: dict[str, Any], decline: CardDecline) -> dict[str, Any]:
+        error = StripeApiError(
             402,
-            message,
+            decline.message,
             error_type="card_error",
-            code="card_declined",
+            code=decline.code,
+            param=decline.param,
             saved=True,
-            extra={"decline_code": decline_code, "payment_intent": copy.deepcopy(intent)},
+            extra={"decline_code": decline.decline_code},
         )
+        intent["status"] = "requires_payment_method"
+        intent["last_payment_error"] = copy.deepcopy(error.body["error"])
+        self.emit("payment_intent.payment_failed", intent)
+        error.body["error"]["payment_intent"] = copy.deepcopy(intent)
+        raise error
 
     def capture_payment_intent(self, intent_id: str, *, amount_to_capture: int | None) -> dict:
         intent = self.payment_intent(intent_id)

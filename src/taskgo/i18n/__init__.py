@@ -3,8 +3,10 @@
 from taskgo.i18n.catalogs import (
     DEFAULT_LOCALE,
     SUPPORTED_LOCALES,
+    Amount,
     Label,
     current_locale,
+    format_amount,
     format_brl,
     format_datetime_local,
     negotiate_locale,
@@ -16,8 +18,10 @@ from taskgo.i18n.catalogs import (
 __all__ = [
     "DEFAULT_LOCALE",
     "SUPPORTED_LOCALES",
+    "Amount",
     "Label",
     "current_locale",
+    "format_amount",
     "format_brl",
     "format_datetime_local",
     "negotiate_locale",

@@ -1,7 +1,8 @@
 """Load the `.po` catalogs once and translate message keys.
 
 Each domain ships `locales/<locale>/LC_MESSAGES/<domain>.po`. A message id is a stable
-key such as `product.not_found`; the translation may hold `{name}` placeholders.
+key such as `product.not_found`; the translation may hold `{name}` placeholders. A `Label`
+or `Amount` parameter is rendered in the language of the message it fills.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from babel.dates import format_datetime
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +98,25 @@ class Label:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A message parameter in centavos, written in the number format of the message's locale.
+
+    The catalog writes the currency before it (`R$ {maximum}`), so the same limit reads
+    `R$ 1.000.000,00` in pt-BR and `R$ 1,000,000.00` in English.
+    """
+
+    centavos: int
+
+
+def _fill(value: object, locale: str) -> object:
+    if isinstance(value, Label):
+        return translate(value.key, locale)
+    if isinstance(value, Amount):
+        return format_amount(value.centavos, locale)
+    return value
+
+
 def translate(key: str, locale: str | None = None, /, **params: object) -> str:
     """Return the text for `key` in `locale` (default: the request's), with params filled in.
 
@@ -109,10 +129,7 @@ def translate(key: str, locale: str | None = None, /, **params: object) -> str:
         return key
     if not params:
         return template
-    filled = {
-        name: translate(value.key, chosen) if isinstance(value, Label) else value
-        for name, value in params.items()
-    }
+    filled = {name: _fill(value, chosen) for name, value in params.items()}
     try:
         return template.format(**filled)
     except (KeyError, IndexError, ValueError):
@@ -127,6 +144,13 @@ def format_brl(centavos: int, locale: str | None = None) -> str:
     babel_locale = "pt_BR" if chosen == "pt_BR" else "en_US"
     # Babel puts a no-break space between symbol and amount in pt-BR; apps expect a plain one.
     return format_currency(amount, "BRL", locale=babel_locale).replace("\xa0", " ")
+
+
+def format_amount(centavos: int, locale: str | None = None) -> str:
+    """Format centavos as a number with two decimals, without the currency (`1.999,90`)."""
+    chosen = normalize_locale(locale) or current_locale()
+    babel_locale = "pt_BR" if chosen == "pt_BR" else "en_US"
+    return format_decimal(Decimal(centavos).scaleb(-2), format="#,##0.00", locale=babel_locale)
 
 
 def format_datetime_local(moment: datetime, *, timezone: str, locale: str | None = None) -> str:

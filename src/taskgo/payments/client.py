@@ -288,7 +288,9 @@ class StripePayments:
             card = (charge.get("payment_method_details") or {}).get("card") or {}
             if card.get("capture_before"):
                 capture_before = datetime.fromtimestamp(card["capture_before"], UTC)
-        error = data.get("last_payment_error") or {}
+        error = data.get("last_payment_error")
+        if not isinstance(error, dict):
+            error = {}
         return IntentSnapshot(
             id=data["id"],
             status=data["status"],
@@ -307,7 +309,9 @@ class StripePayments:
             capture_before=capture_before,
             cancellation_reason=data.get("cancellation_reason"),
             disputed=disputed,
-            failure_message=error.get("message") if isinstance(error, dict) else None,
+            failure_code=error.get("code"),
+            failure_decline_code=error.get("decline_code"),
+            failure_message=error.get("message"),
         )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.payments import provider as p
+from taskgo.payments.local_declines import SIMULATED_DECLINES
 from taskgo.payments.local_pool import SimulatorPool
 from taskgo.payments.models import LocalPaymentObject
 from taskgo.payments.provider import (
@@ -31,6 +32,14 @@ from taskgo.payments.provider import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+# Stripe clears `last_payment_error` when a later attempt succeeds.
+_NO_FAILURE: dict[str, Any] = {
+    "failure_code": None,
+    "failure_decline_code": None,
+    "failure_message": None,
+}
 
 
 def _new_id(prefix: str) -> str:
@@ -141,8 +150,12 @@ class LocalPayments:
         async with self._pool.transaction() as session:
             return self._expire_if_due(await self._load(session, intent_id, "intent"))
 
-    async def confirm_intent(self, intent_id: str, *, decline: bool = False) -> IntentSnapshot:
-        """Authorize (or decline) the card, as the app's `confirmPayment` does with Stripe."""
+    async def confirm_intent(self, intent_id: str, *, decline: str | None = None) -> IntentSnapshot:
+        """Authorize the card, as the app's `confirmPayment` does with Stripe.
+
+        `decline` names an entry of SIMULATED_DECLINES to fail the attempt instead. The
+        intent then stays in `requires_payment_method` with that failure, as with Stripe.
+        """
         async with self._pool.transaction() as session:
             row = await self._load(session, intent_id, "intent")
             intent = self._expire_if_due(row)
@@ -152,8 +165,14 @@ class LocalPayments:
                     f"PaymentIntent {intent_id} cannot be confirmed in status {intent.status}",
                     intent=intent,
                 )
-            if decline:
-                intent = self._replace(intent, failure_message="Your card was declined.")
+            if decline is not None:
+                failure = SIMULATED_DECLINES[decline]
+                intent = self._replace(
+                    intent,
+                    failure_code=failure.code,
+                    failure_decline_code=failure.decline_code,
+                    failure_message=failure.message,
+                )
             elif intent.metadata.get("capture_method") == "automatic":
                 intent = self._replace(
                     intent,
@@ -161,7 +180,7 @@ class LocalPayments:
                     amount_received=intent.amount,
                     captured_amount=intent.amount,
                     charge_id=_new_id("ch"),
-                    failure_message=None,
+                    **_NO_FAILURE,
                 )
             else:
                 intent = self._replace(
@@ -169,7 +188,7 @@ class LocalPayments:
                     status=p.REQUIRES_CAPTURE,
                     amount_capturable=intent.amount,
                     charge_id=_new_id("ch"),
-                    failure_message=None,
+                    **_NO_FAILURE,
                     capture_before=datetime.now(UTC) + timedelta(days=self.authorization_days),
                 )
             row.data = _intent_data(intent, row.data.get("idempotency_keys", []))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from taskgo.errors import AppError
+from taskgo.payments.failures import PaymentFailure, classify_failure
 
 # PaymentIntent statuses (Stripe's names).
 REQUIRES_PAYMENT_METHOD = "requires_payment_method"
@@ -41,6 +42,10 @@ class IntentSnapshot:
     capture_before: datetime | None = None
     cancellation_reason: str | None = None
     disputed: bool = False
+    # The last failed payment attempt, as Stripe's `last_payment_error` reports it. The
+    # message is the provider's English text, for logs only.
+    failure_code: str | None = None
+    failure_decline_code: str | None = None
     failure_message: str | None = None
 
     @property
@@ -50,6 +55,13 @@ class IntentSnapshot:
     @property
     def captured(self) -> bool:
         return self.status == SUCCEEDED and self.captured_amount > 0
+
+    @property
+    def failure(self) -> PaymentFailure | None:
+        """The stable code of the last failed payment attempt, or None when none failed."""
+        if not (self.failure_code or self.failure_decline_code or self.failure_message):
+            return None
+        return classify_failure(code=self.failure_code, decline_code=self.failure_decline_code)
 
 
 @dataclass(frozen=True)

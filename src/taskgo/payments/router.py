@@ -46,8 +46,20 @@ class OnboardingOut(ApiModel):
     expires_at: datetime | None = None
 
 
+# `authorized`, or a card failure of the local simulator (local_declines.SIMULATED_DECLINES).
+DevConfirmOutcome = Literal[
+    "authorized",
+    "declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "processing_error",
+    "authentication_failed",
+]
+
+
 class DevConfirmIn(ApiModel):
-    outcome: Literal["authorized", "declined"] = "authorized"
+    outcome: DevConfirmOutcome = "authorized"
 
 
 @router.post("/webhooks/stripe", response_model=WebhookAck)
@@ -104,7 +116,11 @@ async def dev_confirm_payment(
     session: DbSession,
     body: DevConfirmIn | None = None,
 ) -> PurchaseOut:
-    """Authorize the buyer's card with the local simulator, as `confirmPayment` would."""
+    """Authorize the buyer's card with the local simulator, as `confirmPayment` would.
+
+    An `outcome` other than `authorized` makes the attempt fail the way that Stripe test card
+    would, and the purchase then shows that `paymentErrorCode`.
+    """
     payments = get_payments()
     if not (get_settings().dev_mode and isinstance(payments, LocalPayments)):
         raise AppError("payments.dev_route_disabled", status=404)
@@ -113,7 +129,8 @@ async def dev_confirm_payment(
         raise AppError("purchase.only_buyer", status=403)
     assert purchase.payment_intent_id is not None
 
-    decline = body is not None and body.outcome == "declined"
+    outcome = "authorized" if body is None else body.outcome
+    decline = None if outcome == "authorized" else outcome
     try:
         await payments.confirm_intent(purchase.payment_intent_id, decline=decline)
     except PaymentError as error:

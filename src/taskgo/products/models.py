@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskgo.db.base import Base, Timestamps, UUIDPrimaryKey
+from taskgo.money import MAX_PRICE_CENTAVOS
 
 
 class ProductStatus(StrEnum):
@@ -35,7 +36,9 @@ MAX_IMAGES_PER_PRODUCT = 8
 class Product(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "products"
     __table_args__ = (
-        CheckConstraint("price_cents > 0 AND price_cents <= 100000000", name="price_range"),
+        CheckConstraint(
+            f"price_cents > 0 AND price_cents <= {MAX_PRICE_CENTAVOS}", name="price_range"
+        ),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("status IN ('active', 'draft', 'deleted')", name="status"),
         # The city listing: active products of one city, newest first.

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from taskgo.db.base import Base, Timestamps, UUIDPrimaryKey
+from taskgo.payments.failures import PaymentFailure
 
 
 class PurchaseStatus(StrEnum):
@@ -76,6 +77,10 @@ class Purchase(UUIDPrimaryKey, Timestamps, Base):
             f"dispute_status IS NULL OR dispute_status IN ({_in(DisputeStatus)})",
             name="dispute_status",
         ),
+        CheckConstraint(
+            f"payment_error_code IS NULL OR payment_error_code IN ({_in(PaymentFailure)})",
+            name="payment_error_code",
+        ),
         CheckConstraint("platform_fee_cents + escrow_cents = total_cents", name="fee_split"),
         CheckConstraint("platform_fee_cents >= 0 AND escrow_cents >= 0", name="amounts"),
         Index("ix_purchases_buyer_created", "buyer_id", "created_at", "id"),
@@ -104,7 +109,14 @@ class Purchase(UUIDPrimaryKey, Timestamps, Base):
     transfer_group: Mapped[str] = mapped_column(String(64))
     charge_id: Mapped[str | None] = mapped_column(String(255))
     payment_expires_at: Mapped[datetime | None] = mapped_column()
-    payment_error: Mapped[str | None] = mapped_column(String(500))
+    # The reason the buyer's last payment attempt failed, or None once a payment succeeds.
+    payment_error_code: Mapped[str | None] = mapped_column(String(40))
+    # The provider's message, which the previous version stored and showed. Nothing writes it
+    # now. It stays for that version's processes during a rolling deploy, and a later
+    # migration drops it.
+    legacy_payment_error: Mapped[str | None] = mapped_column(
+        "payment_error", String(500), deferred=True
+    )
     authorized_at: Mapped[datetime | None] = mapped_column()
     capture_before: Mapped[datetime | None] = mapped_column()
     captured_at: Mapped[datetime | None] = mapped_column()

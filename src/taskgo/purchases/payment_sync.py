@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
 from taskgo.payments import provider as p
+from taskgo.payments.failures import PaymentFailure
 from taskgo.payments.provider import IntentSnapshot, PaymentError
 from taskgo.payments.providers import get_payments
 from taskgo.purchases import notify, release, stock
@@ -43,10 +44,8 @@ async def sync_payment(session: AsyncSession, purchase: Purchase, intent: Intent
             await _mark_paid(session, purchase, intent)
         elif intent.status == p.CANCELED:
             await _close_unpaid(session, purchase, reason="payment_canceled")
-        elif intent.failure_message and intent.failure_message != purchase.payment_error:
-            purchase.payment_error = intent.failure_message[:500]
-            log.info("purchase.payment_failed", purchase_id=str(purchase.id))
-            notify.announce(session, purchase)
+        elif intent.failure is not None:
+            _record_failure(session, purchase, intent, intent.failure)
         return
 
     # Paid, shipped or delivered: money is authorized or held.
@@ -74,7 +73,7 @@ async def _mark_paid(session: AsyncSession, purchase: Purchase, intent: IntentSn
     purchase.paid_at = moment
     purchase.authorized_at = moment
     purchase.charge_id = intent.charge_id
-    purchase.payment_error = None
+    purchase.payment_error_code = None
     purchase.payment_expires_at = None
     # Without a reported deadline, assume the shortest common one (Visa merchant-initiated
     # holds last 5 days) so the capture job still runs in time.
@@ -100,6 +99,29 @@ async def _mark_paid(session: AsyncSession, purchase: Purchase, intent: IntentSn
         if purchase.status != PurchaseStatus.PAID:
             return
     await notify.new_order(session, purchase)
+    notify.announce(session, purchase)
+
+
+def _record_failure(
+    session: AsyncSession, purchase: Purchase, intent: IntentSnapshot, failure: PaymentFailure
+) -> None:
+    """Store the stable code of a failed attempt while the purchase waits for payment.
+
+    The provider's English message goes to the log only. Webhooks and the periodic jobs
+    report the same failure again, so only a change is logged and announced.
+    """
+    if purchase.payment_error_code == failure:
+        return
+    purchase.payment_error_code = failure.value
+    log.info(
+        "purchase.payment_failed",
+        purchase_id=str(purchase.id),
+        intent_id=intent.id,
+        failure=failure.value,
+        provider_code=intent.failure_code,
+        decline_code=intent.failure_decline_code,
+        provider_message=(intent.failure_message or "")[:300],
+    )
     notify.announce(session, purchase)
 
 

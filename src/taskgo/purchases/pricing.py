@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taskgo.money import fee_centavos
+from taskgo.money import MAX_CHARGE_CENTAVOS, fee_centavos
 
 # Stripe rejects a BRL charge below R$ 0,50 or longer than eight digits (its PaymentIntent
 # `amount` reference), so such totals are rejected before an intent is created.
 MIN_TOTAL_CENTAVOS = 50
-MAX_TOTAL_CENTAVOS = 99_999_999
+MAX_TOTAL_CENTAVOS = MAX_CHARGE_CENTAVOS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from taskgo.i18n import translate
 from taskgo.money import MoneyOut
+from taskgo.payments.failures import PaymentFailure
 from taskgo.products.schemas import reject_bool
 from taskgo.purchases.models import Purchase, PurchaseStatus
 from taskgo.schemas import MULTILINE_TEXT, ApiModel
@@ -63,7 +65,13 @@ class PurchaseOut(ApiModel):
     escrow_amount: MoneyOut
     refunded_amount: MoneyOut
     client_secret: str | None
-    payment_error: str | None
+    payment_error_code: PaymentFailure | None = Field(
+        description="Why the last payment attempt failed, such as `payments.card_declined`. "
+        "It is null before any failure and after a successful payment."
+    )
+    payment_error: str | None = Field(
+        description="The text of `paymentErrorCode` in the language of Accept-Language."
+    )
     payment_expires_at: datetime | None
     tracking_code: str | None
     hold_reason: str | None
@@ -84,6 +92,9 @@ class PurchaseOut(ApiModel):
 def purchase_out(purchase: Purchase, *, viewer_id: uuid.UUID) -> PurchaseOut:
     """Render `purchase` for one of its participants; only the buyer sees the client secret."""
     awaiting_payment = purchase.status == PurchaseStatus.PENDING_PAYMENT
+    failure = (
+        None if purchase.payment_error_code is None else PaymentFailure(purchase.payment_error_code)
+    )
     dispute = None
     if purchase.dispute_status is not None or purchase.provider_dispute_id is not None:
         dispute = DisputeOut(
@@ -115,7 +126,8 @@ def purchase_out(purchase: Purchase, *, viewer_id: uuid.UUID) -> PurchaseOut:
         client_secret=(
             purchase.client_secret if awaiting_payment and viewer_id == purchase.buyer_id else None
         ),
-        payment_error=purchase.payment_error,
+        payment_error_code=failure,
+        payment_error=None if failure is None else translate(failure.value),
         payment_expires_at=purchase.payment_expires_at if awaiting_payment else None,
         tracking_code=purchase.tracking_code,
         hold_reason=purchase.hold_reason,
