@@ -189,6 +189,27 @@ async def test_long_retry_after_defers(fcm_standin: FcmStandin, fcm_config: FcmC
     assert len(fcm_standin.requests_for(token)) == 1
 
 
+async def test_broken_message_spares_batch(fcm_standin: FcmStandin, fcm_sender: FcmSender) -> None:
+    """A message the sender itself chokes on (a data key that is not a string) fails
+    alone, and every result reaches the callback."""
+    healthy = make_device_token()
+    fcm_standin.register(healthy)
+    broken = push(make_device_token(), key="broken", data={1: "one"})
+    seen: list[str] = []
+
+    results = await fcm_sender.send(
+        [broken, push(healthy, key="healthy")],
+        on_result=lambda result: seen.append(result.message.key),
+    )
+
+    assert [(r.message.key, r.outcome, r.error_code) for r in results] == [
+        ("broken", PushOutcome.FAILED, "SENDER_ERROR"),
+        ("healthy", PushOutcome.DELIVERED, None),
+    ]
+    assert sorted(seen) == ["broken", "healthy"]
+    assert fcm_standin.delivered_tokens() == [healthy]
+
+
 async def test_refreshes_rejected_access_token(
     fcm_standin: FcmStandin, fcm_sender: FcmSender
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -11,12 +13,13 @@ import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from taskgo.jobs import enqueue
 from taskgo.jobs.inline import run_queued_jobs
 from taskgo.notifications.client import FcmConfig, FcmSender
-from taskgo.notifications.delivery import load_pending
+from taskgo.notifications.delivery import RECORD_INTERVAL_SECONDS, load_pending
 from taskgo.notifications.models import DeviceToken, PushAttempt
 from taskgo.notifications.senders import use_push_sender
-from taskgo.notifications.service import notify
+from taskgo.notifications.service import SEND_PUSH_TASK, notify
 from taskgo.users.models import User
 from tests.conftest import MakeUser
 from tests.standins.fcm import FcmStandin, make_device_token
@@ -291,3 +294,124 @@ async def test_batch_recorded_in_one_statement(
         await db.refresh(row)
     assert gone.deactivation_reason == "token_unregistered"
     assert malformed.deactivation_reason == "token_invalid"
+
+
+async def pending_job_time(db: AsyncSession) -> datetime | None:
+    return await db.scalar(
+        text(
+            "SELECT scheduled_at FROM procrastinate_jobs "
+            "WHERE task_name = 'notifications.send_push' AND status = 'todo'"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["99999999999999", "9" * 400, "Fri, 31 Dec 9999 23:59:59 GMT", "31536000"],
+)
+async def test_huge_retry_after_spares_batch(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin, retry_after: str
+) -> None:
+    """FCM responds to one token with an absurd Retry-After: the others get their push
+    once, and the limited one is retried within the hour."""
+    limited_user, healthy_user = await make_user(), await make_user()
+    limited, healthy = await device(db, limited_user), await device(db, healthy_user)
+    fcm.register(limited.token, healthy.token)
+    fcm.script(limited.token, Failure.rate_limited(retry_after=retry_after))
+
+    await notify(
+        db,
+        user_ids=[limited_user.id, healthy_user.id],
+        kind="order_accepted",
+        title_key="push.order_accepted.title",
+        body_key="push.order_accepted.body",
+        params={"partner": "Paulo", "category": "Pintura"},
+    )
+    await run_queued_jobs(db)
+
+    assert fcm.delivered_tokens() == [healthy.token]
+    deferred = [a for a in await attempts(db) if a.device_token_id == limited.id]
+    assert [(a.outcome, a.retry_after_seconds) for a in deferred] == [("deferred", 3600.0)]
+    scheduled = await pending_job_time(db)
+    assert scheduled is not None
+    assert scheduled <= datetime.now(UTC) + timedelta(hours=1, seconds=5)
+
+    await run_queued_jobs(db, include_scheduled=True)
+
+    assert sorted(fcm.delivered_tokens()) == sorted([limited.token, healthy.token])
+    assert len(fcm.requests_for(healthy.token)) == 1
+
+
+async def test_outcome_recorded_before_batch_ends(
+    db: AsyncSession, make_user: MakeUser, fcm_standin: FcmStandin, fcm_config: FcmConfig
+) -> None:
+    """A run stopped while one push waits to retry: the pushes already delivered are on
+    record, and the rerun sends only the one that was waiting."""
+    sender = FcmSender(
+        replace(fcm_config, retry_base_seconds=8, retry_max_seconds=8, max_inline_wait_seconds=10)
+    )
+    previous = use_push_sender(sender)
+    try:
+        slow_user, fast_user = await make_user(), await make_user()
+        slow, fast = await device(db, slow_user), await device(db, fast_user)
+        fcm_standin.register(slow.token, fast.token)
+        fcm_standin.script(slow.token, Failure.unavailable())
+        notification_ids = await notify(
+            db,
+            user_ids=[slow_user.id, fast_user.id],
+            kind="order_accepted",
+            title_key="push.order_accepted.title",
+            body_key="push.order_accepted.body",
+            params={"partner": "Paulo", "category": "Pintura"},
+        )
+
+        run = asyncio.create_task(run_queued_jobs(db))
+        for _ in range(100):
+            if fcm_standin.delivered_tokens() and fcm_standin.requests_for(slow.token):
+                break
+            await asyncio.sleep(0.05)
+        # The slow push now waits four to eight seconds before its second attempt.
+        await asyncio.sleep(RECORD_INTERVAL_SECONDS + 1.5)
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
+        recorded = await attempts(db)
+        assert [(a.device_token_id, a.outcome) for a in recorded] == [(fast.id, "delivered")]
+
+        await enqueue(db, SEND_PUSH_TASK, notification_ids=[str(n) for n in notification_ids])
+        await run_queued_jobs(db)
+    finally:
+        use_push_sender(previous)
+        await sender.aclose()
+
+    assert len(fcm_standin.requests_for(fast.token)) == 1
+    assert sorted(fcm_standin.delivered_tokens()) == sorted([fast.token, slow.token])
+
+
+async def test_spent_budget_labelled(
+    db: AsyncSession, make_user: MakeUser, fcm: FcmStandin, fcm_config: FcmConfig
+) -> None:
+    """A push whose earlier runs used every attempt ends with ATTEMPTS_EXHAUSTED."""
+    user = await make_user()
+    phone = await device(db, user)
+    fcm.register(phone.token)
+    fcm.script(phone.token, Failure.rate_limited(retry_after=120))
+    await send_one(db, user)
+    await run_queued_jobs(db)
+
+    # A deploy lowered the attempt budget to one while the push waited.
+    sender = FcmSender(replace(fcm_config, max_attempts=1))
+    previous = use_push_sender(sender)
+    try:
+        await run_queued_jobs(db, include_scheduled=True)
+    finally:
+        use_push_sender(previous)
+        await sender.aclose()
+
+    recorded = await attempts(db)
+    assert [(a.attempt_number, a.outcome, a.error_code) for a in recorded] == [
+        (1, "deferred", "QUOTA_EXCEEDED"),
+        (2, "failed", "ATTEMPTS_EXHAUSTED"),
+    ]
+    assert len(fcm.send_requests) == 1

@@ -197,3 +197,24 @@ async def test_log_sender_validates_and_logs() -> None:
     assert ok.outcome is PushOutcome.DELIVERED
     assert [attempt.number for attempt in ok.attempts] == [1]
     assert too_big.outcome is PushOutcome.PAYLOAD_REJECTED
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("99999999999999", 3600.0),
+        ("9" * 400, 3600.0),
+        ("31536000", 3600.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 3600.0),
+        ("Sunday, 01-Mar-26 12:00:45 GMT", 45.0),
+        ("Sun Mar  1 12:00:45 2026", 45.0),
+        ("Sun, 01 Mar 2026 14:00:45 +0200", 45.0),
+        ("\u0663\u0660", None),
+        ("-5", None),
+        ("1.5", None),
+    ],
+)
+def test_parse_retry_after_bounds(value: str, seconds: float | None) -> None:
+    now = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+    assert parse_retry_after(value, now=now) == seconds

@@ -5,8 +5,8 @@ It enforces Basic auth and the postal card on the token call, and a bearer token
 expires at ``expiraEm`` on the objects call. It accepts at most 50 codes per request and
 ``resultado`` in T/U/P, returns SRO-019/SRO-020 messages for invalid and unknown objects,
 and sends ``{"msgs": [...]}`` error bodies. Tests steer it with the knobs below
-(``fail_next``, ``omit_codes``, ``rate_limit``, ``token_ttl``, ``clock``) and read
-``requests``.
+(``fail_next``, ``omit_codes``, ``rate_limit``, ``token_ttl``, ``clock``, ``with_address``
+on an event) and read ``requests``.
 """
 
 from __future__ import annotations
@@ -46,18 +46,19 @@ class StandinEvent:
     local_time: datetime
     cidade: str = "SAO PAULO"
     uf: str = "SP"
+    # SRO leaves the unit's address out of some responses. False serves the event that way.
+    with_address: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        unit: dict[str, Any] = {"codSro": "00000000", "tipo": "Unidade de Tratamento"}
+        if self.with_address:
+            unit["endereco"] = {"cidade": self.cidade, "uf": self.uf}
         return {
             "codigo": self.codigo,
             "tipo": self.tipo,
             "dtHrCriado": self.local_time.strftime("%Y-%m-%dT%H:%M:%S"),
             "descricao": self.descricao,
-            "unidade": {
-                "codSro": "00000000",
-                "tipo": "Unidade de Tratamento",
-                "endereco": {"cidade": self.cidade, "uf": self.uf},
-            },
+            "unidade": unit,
         }
 
 
@@ -82,7 +83,7 @@ class CorreiosStandin:
 
     def __post_init__(self) -> None:
         self._tokens: dict[str, float] = {}
-        self._failures: list[tuple[str, int, dict[str, str]]] = []
+        self._failures: list[tuple[str, int, dict[str, str], bytes | None]] = []
         self._lock = threading.Lock()
         self._bucket = float(self.rate_burst)
         # Set by the first rate-limited request, which finds the bucket full.
@@ -106,14 +107,16 @@ class CorreiosStandin:
         after: int = 0,
         path: str = "objetos",
         headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> None:
         """Fail ``times`` requests whose path contains ``path`` with ``status``.
 
         The first ``after`` matching requests are served normally (status 0 marks them).
+        ``body`` replaces the JSON error body with these bytes, sent as they are.
         """
         with self._lock:
-            self._failures.extend([(path, 0, {})] * after)
-            self._failures.extend([(path, status, headers or {})] * times)
+            self._failures.extend([(path, 0, {}, None)] * after)
+            self._failures.extend([(path, status, headers or {}, body)] * times)
 
     def expire_all_tokens(self) -> None:
         with self._lock:
@@ -285,15 +288,19 @@ class CorreiosStandin:
                 None,
             )
             if injected is not None:
-                _, status, headers = self._failures.pop(injected)
+                _, status, headers, body = self._failures.pop(injected)
             else:
-                status, headers = 0, {}
+                status, headers, body = 0, {}, None
             limited = status == 0 and not self._take_rate_token()
         if limited:
             status, headers = 429, {"Retry-After": "1"}
         if status == 0:
             return None
         self._record(request, status, codes=codes)
+        if body is not None:
+            return web.Response(
+                status=status, body=body, headers={"Content-Type": "application/json", **headers}
+            )
         if status == 429:
             # The Correios gateway sends its 429 with an empty body.
             return web.Response(status=429, headers=headers)

@@ -183,6 +183,28 @@ async def test_bad_request_is_rejected(
     assert caught.value.status == 400
 
 
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        # A body that claims gzip but is not: httpx fails while decoding it.
+        ({"Content-Encoding": "gzip"}, b'{"objetos": []}'),
+        # JSON nested deeper than the parser's recursion limit.
+        ({}, b"[" * 100_000 + b"]" * 100_000),
+        ({}, b"\xff\xfe not json"),
+    ],
+)
+async def test_garbled_body_is_unavailable(
+    correios: CorreiosStandin,
+    correios_client: CorreiosClient,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    correios.fail_next(200, headers=headers, body=body)
+
+    with pytest.raises(CorreiosUnavailable):
+        await correios_client.fetch_objects([DELIVERED_CODE])
+
+
 async def test_unreachable_host_is_unavailable(
     correios_credentials: CorreiosCredentials,
 ) -> None:

@@ -102,7 +102,20 @@ def test_event_with_numeric_type_and_unit() -> None:
     assert event.description == "Objeto entregue ao remetente"
     assert event.location == "COLOMBO - PR"
     assert event.mapped
-    assert event.event_key == "BDE-23@20260327T174030Z"
+    assert event.event_key == "BDE-23@20260327T144030"
+
+
+def test_event_key_ignores_unit_address() -> None:
+    """The same event read with and without its unit's address has one key, although the
+    address moves its UTC time by the unit's zone."""
+    raw = {"codigo": "RO", "tipo": "01", "dtHrCriado": "2026-03-04T14:00:00"}
+    with_address = parse_correios_event(
+        {**raw, "unidade": {"nome": "CTE PORTO VELHO", "endereco": {"uf": "RO"}}}
+    )
+    without_address = parse_correios_event({**raw, "unidade": {"nome": "CTE PORTO VELHO"}})
+
+    assert with_address.occurred_at != without_address.occurred_at
+    assert with_address.event_key == without_address.event_key == "RO-01@20260304T140000"
 
 
 def test_unknown_event_kept_as_in_transit() -> None:

@@ -343,6 +343,70 @@ async def test_recode_drops_wrong_parcel_events(
     ]
 
 
+async def test_unit_address_change_stores_once(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+) -> None:
+    """SRO sends a Porto Velho unit's address in one response and leaves it out of the next."""
+    purchase = await make_purchase(tracking_code=CODE_A)
+    event = StandinEvent(
+        "OEC", "01", "Objeto saiu para entrega", _recent_local(3), "PORTO VELHO", "RO"
+    )
+    correios.add_events(CODE_A, event)
+    first = await run_poll(correios_provider, client=standin_client)
+    event.with_address = False
+
+    second = await run_poll(correios_provider, client=standin_client)
+
+    assert (first.new_events, second.new_events) == (1, 0)
+    assert [event.location for event in await _events(db, purchase)] == ["PORTO VELHO - RO"]
+    assert len(await _notifications(db, "tracking_update")) == 2
+
+
+async def test_database_failure_counts_as_failed_run(
+    db: AsyncSession,
+    correios: CorreiosStandin,
+    correios_provider: TrackingSettings,
+    standin_client: CorreiosClient,
+    make_purchase: MakeShipped,
+    make_user: Any,
+) -> None:
+    """An error that is not Correios's, here the database refusing a new shipment row,
+    still fails the run: the streak grows and the admins hear of it."""
+    from taskgo.tracking import poll_state
+
+    admin = await make_user(role="admin")
+    await make_purchase(tracking_code=CODE_A)
+    await db.execute(
+        text(
+            "CREATE FUNCTION test_reject_shipment() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'rejected by the test'; END $$"
+        )
+    )
+    await db.execute(
+        text(
+            "CREATE TRIGGER test_reject_shipment BEFORE INSERT ON tracking_shipments "
+            "FOR EACH ROW EXECUTE FUNCTION test_reject_shipment()"
+        )
+    )
+    for _ in range(3):
+        report = await run_poll(correios_provider, client=standin_client)
+        assert report.failed
+        state = await poll_state.load(db)
+        state.paused_until = None
+        await db.flush()
+
+    assert state.consecutive_failures == 3
+    assert state.last_error is not None
+    assert "rejected by the test" in state.last_error
+    alerts = await _notifications(db, "tracking_poll_failing")
+    assert [row.user_id for row in alerts] == [admin.id]
+    assert correios.objects_requests() == []
+
+
 async def test_failed_runs_alert_admins(
     db: AsyncSession,
     correios: CorreiosStandin,

@@ -3,7 +3,9 @@
 Authentication is an OAuth2 access token that `google-auth` obtains from the token
 endpoint with a JWT signed by the service account key. Transient failures (429, 5xx,
 network errors) are retried with exponential backoff and jitter, never sooner than the
-server's Retry-After, up to `max_attempts` requests per message across job runs.
+server's Retry-After, up to `max_attempts` requests per message across job runs. No wait
+is longer than `max_retry_after_seconds` (an hour), whatever Retry-After says. Each
+message's outcome is its own: an error met by one message never fails the batch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import structlog
 from google.oauth2 import service_account
 
 from taskgo.notifications.fcm_errors import (
+    MAX_RETRY_AFTER_SECONDS,
     ErrorKind,
     classify_error,
     parse_error_response,
@@ -34,11 +37,15 @@ from taskgo.notifications.fcm_errors import (
 from taskgo.notifications.h2_client import H2Client, H2Timeout, H2TransportError
 from taskgo.notifications.log_sender import token_suffix
 from taskgo.notifications.push import (
+    ATTEMPTS_EXHAUSTED,
+    PAYLOAD_INVALID,
+    SENDER_ERROR,
     PushAttempt,
     PushMessage,
     PushOutcome,
     PushPayloadError,
     PushResult,
+    ResultCallback,
     build_fcm_message,
 )
 
@@ -74,6 +81,8 @@ class FcmConfig:
     # instead of holding a worker slot.
     max_inline_wait_seconds: float = 30.0
     timeout_seconds: float = 10.0
+    # Maximum wait between attempts, whatever wait FCM's Retry-After requests.
+    max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS
 
 
 class AccessTokenError(Exception):
@@ -196,9 +205,13 @@ class FcmSender:
         await self._http.aclose()
         self._tokens.close()
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
+    async def send(
+        self, messages: Sequence[PushMessage], *, on_result: ResultCallback | None = None
+    ) -> list[PushResult]:
         clock = time.perf_counter()
-        results = list(await asyncio.gather(*(self._deliver(message) for message in messages)))
+        results = list(
+            await asyncio.gather(*(self._deliver_one(message, on_result) for message in messages))
+        )
         counts: dict[str, int] = {}
         for result in results:
             counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
@@ -210,14 +223,44 @@ class FcmSender:
         )
         return results
 
-    async def _deliver(self, message: PushMessage) -> PushResult:
+    async def _deliver_one(
+        self, message: PushMessage, on_result: ResultCallback | None
+    ) -> PushResult:
+        """Deliver one message. No error of this message escapes to the rest of the batch."""
+        result = PushResult(message=message, outcome=PushOutcome.FAILED)
+        try:
+            await self._deliver(message, result)
+        except Exception:
+            # A defect hit by one message: it ends failed, with the attempts it made, and
+            # the batch goes on. Raising here would fail the whole job, and its rerun would
+            # send the other messages again.
+            log.exception(
+                "push.sender_error", key=message.key, token_suffix=token_suffix(message.token)
+            )
+            result.outcome = PushOutcome.FAILED
+            result.provider_message_id = None
+            result.retry_at = None
+            result.error_code = SENDER_ERROR
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    async def _deliver(self, message: PushMessage, result: PushResult) -> None:
+        """Fill `result` with the attempts made for `message` and their outcome."""
         try:
             body = orjson.dumps({"message": build_fcm_message(message)})
         except PushPayloadError as error:
             log.error("push.payload_invalid", key=message.key, error=str(error))
-            return PushResult(message=message, outcome=PushOutcome.PAYLOAD_REJECTED)
+            result.outcome = PushOutcome.PAYLOAD_REJECTED
+            result.error_code = PAYLOAD_INVALID
+            return
 
-        result = PushResult(message=message, outcome=PushOutcome.FAILED)
+        if message.attempts_made >= self._config.max_attempts:
+            # Earlier runs spent the budget, for instance before it was lowered.
+            log.warning("push.failed", key=message.key, attempts=message.attempts_made)
+            result.error_code = ATTEMPTS_EXHAUSTED
+            return
+
         number = message.attempts_made
         access_token_retried = False
         while number < self._config.max_attempts:
@@ -228,7 +271,7 @@ class FcmSender:
             if kind is None:
                 result.outcome = PushOutcome.DELIVERED
                 result.provider_message_id = message_id
-                return result
+                return
 
             if kind is ErrorKind.ACCESS_TOKEN_REJECTED and not access_token_retried:
                 # One immediate retry with a fresh token. A second refusal waits like any retry.
@@ -247,7 +290,7 @@ class FcmSender:
                     error_code=attempt.error_code,
                     status_code=attempt.status_code,
                 )
-                return result
+                return
 
             if number >= self._config.max_attempts:
                 break
@@ -257,11 +300,12 @@ class FcmSender:
             )
             if attempt.retry_after_seconds is not None:
                 delay = max(delay, attempt.retry_after_seconds)
+            delay = min(delay, self._config.max_retry_after_seconds)
             if delay > self._config.max_inline_wait_seconds:
                 result.outcome = PushOutcome.DEFERRED
                 result.retry_at = datetime.now(UTC) + timedelta(seconds=delay)
                 log.info("push.deferred", key=message.key, attempt=number, delay_s=delay)
-                return result
+                return
 
             log.info(
                 "push.retrying",
@@ -278,7 +322,6 @@ class FcmSender:
             attempts=number,
             error_code=result.attempts[-1].error_code if result.attempts else None,
         )
-        return result
 
     async def _attempt(
         self, message: PushMessage, body: bytes, number: int
@@ -330,7 +373,9 @@ class FcmSender:
             return record(200, None), None, name, access_token
 
         error_response = parse_error_response(response.status, response.content)
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(
+            response.headers.get("retry-after"), limit=self._config.max_retry_after_seconds
+        )
         attempt = record(
             response.status, error_response.code, error_response.message[:500], retry_after
         )

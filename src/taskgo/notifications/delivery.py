@@ -1,12 +1,16 @@
 """The push job's work: find undelivered (notification, device) pairs, send, record.
 
-No database transaction stays open while requests are in flight. A run that dies after
-sending but before recording is retried by the queue and sends again, so delivery is at
-least once. Pairs with a final attempt are never sent again.
+No database transaction stays open while requests are in flight. Each pair's outcome is
+written while the rest of the batch is still being sent (within a second), so a run
+that dies or is stopped midway has recorded what it delivered, and its rerun sends only
+the rest. A push whose outcome was not written yet when the run died is sent again, so
+delivery is at least once. Pairs with a final attempt are never sent again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +33,12 @@ log = structlog.get_logger(__name__)
 
 FINAL_OUTCOMES = tuple(outcome.value for outcome in PushOutcome if outcome.is_final)
 RETRYING = "retrying"
+
+# A finished push waits at most this long before its outcome is written. Waiting a little
+# lets a batch that finishes at once be written in one statement.
+RECORD_INTERVAL_SECONDS = 1.0
+# Maximum results per write, so a large batch is recorded in steps.
+RECORD_MAX_RESULTS = 1000
 
 # Every attempt of a batch in one statement: one array per column, one row per index.
 _ATTEMPT_COLUMNS = (
@@ -129,7 +139,8 @@ async def load_pending(
 
 def _attempt_rows(pending: PendingPush, result: PushResult, provider: str) -> list[dict[str, Any]]:
     if not result.attempts:
-        # Rejected while building (payload over 4 KB): one final record, no request made.
+        # Ended without a request (payload over 4 KB, attempts already spent, a sender
+        # defect): one final record, with the reason as its error code.
         return [
             {
                 "notification_id": pending.notification_id,
@@ -138,7 +149,7 @@ def _attempt_rows(pending: PendingPush, result: PushResult, provider: str) -> li
                 "attempt_number": pending.message.attempts_made + 1,
                 "outcome": result.outcome.value,
                 "status_code": None,
-                "error_code": "PAYLOAD_INVALID",
+                "error_code": result.error_code,
                 "error_message": None,
                 "retry_after_seconds": None,
                 "provider_message_id": None,
@@ -174,7 +185,11 @@ async def record_results(
     results: Sequence[PushResult],
     *,
     provider: str,
-) -> None:
+) -> dict[uuid.UUID, datetime]:
+    """Write the attempts of these results and retire dead tokens.
+
+    Returns the retry time that each deferred notification requested.
+    """
     rows: list[dict[str, Any]] = []
     retired: list[tuple[uuid.UUID, str]] = []
     deferred: dict[uuid.UUID, datetime] = {}
@@ -191,15 +206,90 @@ async def record_results(
         columns = {name: [row[name] for row in rows] for name in _ATTEMPT_COLUMNS}
         await session.execute(_INSERT_ATTEMPTS, columns)
     await deactivate_devices(session, reasons=retired)
-    if deferred:
-        # One follow-up job at the latest requested time honours every Retry-After.
-        await enqueue(
-            session,
-            SEND_PUSH_TASK,
-            notification_ids=[str(value) for value in deferred],
-            scheduled_at=max(deferred.values()),
-        )
-        log.info("push.rescheduled", notifications=len(deferred), at=str(max(deferred.values())))
+    return deferred
+
+
+async def schedule_follow_up(session: AsyncSession, deferred: dict[uuid.UUID, datetime]) -> None:
+    """Queue one job for the deferred notifications, at the latest requested time.
+
+    One job at the latest time honours every Retry-After of the run.
+    """
+    if not deferred:
+        return
+    at = max(deferred.values())
+    await enqueue(
+        session,
+        SEND_PUSH_TASK,
+        notification_ids=[str(value) for value in deferred],
+        scheduled_at=at,
+    )
+    log.info("push.rescheduled", notifications=len(deferred), at=str(at))
+
+
+class _Recorder:
+    """Background writer of push results, while the rest of the batch is still being sent.
+
+    `add` buffers a result. A background task writes the buffer once its oldest result
+    has waited RECORD_INTERVAL_SECONDS, once it contains RECORD_MAX_RESULTS, or when the
+    recorder is closed. Each write is its own transaction. `close` writes the rest and
+    queues the follow-up job of the deferred notifications.
+    """
+
+    def __init__(self, pending: Sequence[PendingPush], *, provider: str) -> None:
+        self._by_key = {item.message.key: item for item in pending}
+        self._provider = provider
+        self._buffer: list[tuple[PendingPush, PushResult]] = []
+        self._deferred: dict[uuid.UUID, datetime] = {}
+        self._has_results = asyncio.Event()
+        self._write_now = asyncio.Event()
+        self._closed = False
+        self._task = asyncio.create_task(self._run(), name="push-recorder")
+
+    def add(self, result: PushResult) -> None:
+        self._buffer.append((self._by_key[result.message.key], result))
+        self._has_results.set()
+        if len(self._buffer) >= RECORD_MAX_RESULTS:
+            self._write_now.set()
+
+    async def close(self) -> None:
+        """Write what is buffered and queue the follow-up job. Re-raise a failed write's error."""
+        self._closed = True
+        self._has_results.set()
+        self._write_now.set()
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._has_results.wait()
+            if not self._write_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._write_now.wait(), RECORD_INTERVAL_SECONDS)
+            batch, self._buffer = self._buffer, []
+            self._has_results.clear()
+            last = self._closed
+            if not last:
+                self._write_now.clear()
+            await self._write(batch, last=last)
+            if last:
+                return
+
+    async def _write(self, batch: list[tuple[PendingPush, PushResult]], *, last: bool) -> None:
+        if not batch and not (last and self._deferred):
+            return
+        async with session_scope() as session:
+            if batch:
+                deferred = await record_results(
+                    session,
+                    [item for item, _ in batch],
+                    [result for _, result in batch],
+                    provider=self._provider,
+                )
+                for notification_id, at in deferred.items():
+                    self._deferred[notification_id] = max(
+                        at, self._deferred.get(notification_id, at)
+                    )
+            if last:
+                await schedule_follow_up(session, self._deferred)
 
 
 async def deliver_pushes(notification_ids: Sequence[uuid.UUID]) -> dict[str, int]:
@@ -210,10 +300,12 @@ async def deliver_pushes(notification_ids: Sequence[uuid.UUID]) -> dict[str, int
         return {}
 
     sender = get_push_sender()
-    results = await sender.send([item.message for item in pending])
-
-    async with session_scope() as session:
-        await record_results(session, pending, results, provider=sender.name)
+    recorder = _Recorder(pending, provider=sender.name)
+    try:
+        results = await sender.send([item.message for item in pending], on_result=recorder.add)
+    finally:
+        # Also when the run is cancelled: what was delivered is written before it stops.
+        await recorder.close()
 
     counts: dict[str, int] = {}
     for result in results:

@@ -8,6 +8,7 @@ The v1 API returns errors in the Google API shape: `{"error": {"code", "message"
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -116,18 +117,34 @@ def classify_error(error: FcmErrorResponse) -> ErrorKind:
     return ErrorKind.PERMANENT
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay in seconds or an HTTP date)."""
+# Maximum wait that a Retry-After can impose. FCM requests waits of seconds or minutes, so
+# a longer value (a year, a date in year 9999) is invalid or hostile. The push is retried
+# after this bound instead of being parked for good or overflowing the date arithmetic.
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+# RFC 9110 delay-seconds: ASCII digits only (str.isdigit also accepts other scripts).
+_DELAY_SECONDS = re.compile(r"[0-9]+")
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None, limit: float = MAX_RETRY_AFTER_SECONDS
+) -> float | None:
+    """Seconds to wait from a Retry-After header, at most `limit`.
+
+    RFC 9110 allows delay-seconds or an HTTP date (IMF-fixdate, or the obsolete RFC 850
+    and asctime forms). A date in the past means no wait. Anything else is None.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELAY_SECONDS.fullmatch(value):
+        # float() turns a run of hundreds of digits into infinity, which min() bounds.
+        return min(float(value), limit)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = (moment - (now or datetime.now(UTC))).total_seconds()
-    return max(delta, 0.0)
+    return min(max(delta, 0.0), limit)

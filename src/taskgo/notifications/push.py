@@ -6,7 +6,7 @@ is written, so the push shows exactly what the in-app row shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -96,16 +96,32 @@ class PushResult:
     attempts: list[PushAttempt] = field(default_factory=list)
     provider_message_id: str | None = None
     retry_at: datetime | None = None
+    # Why a result without any request ended: one of the codes below.
+    error_code: str | None = None
+
+
+# Error codes of results that made no request.
+PAYLOAD_INVALID = "PAYLOAD_INVALID"
+ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED"
+# The sender itself failed on this message, and the other messages of the batch went on.
+SENDER_ERROR = "SENDER_ERROR"
+
+# Called with each result as soon as it is known, before the whole batch is done.
+ResultCallback = Callable[[PushResult], None]
 
 
 class PushSender(Protocol):
     """Deliver push messages and return one result per message, in input order.
 
-    A failure of one message is reported in its result and never raised."""
+    A failure of one message is reported in its result and never raised. `on_result`
+    receives each result as soon as it is known, so the caller can record it while
+    the rest of the batch is still in flight."""
 
     name: str
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[PushResult]: ...
+    async def send(
+        self, messages: Sequence[PushMessage], *, on_result: ResultCallback | None = None
+    ) -> list[PushResult]: ...
 
     async def aclose(self) -> None: ...
 

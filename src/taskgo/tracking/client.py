@@ -255,6 +255,9 @@ class CorreiosClient:
             raise CorreiosUnavailable(f"Correios {method} {url} timed out") from exc
         except httpx.TransportError as exc:
             raise CorreiosUnavailable(f"Correios {method} {url} failed: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            # A body that httpx cannot decode (a wrong Content-Encoding), or too many redirects.
+            raise CorreiosUnavailable(f"Correios {method} {url} failed: {exc!r}") from exc
 
     @staticmethod
     def _raise_for_common_status(response: httpx.Response, *, operation: str) -> None:
@@ -331,7 +334,8 @@ def _parse_object(code: str, raw: dict[str, Any]) -> TrackedObject:
 def _json_object(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser's recursion limit.
         raise CorreiosUnavailable(
             f"Correios responded {response.status_code} with a body that is not JSON",
             status=response.status_code,
@@ -345,7 +349,7 @@ def _messages(response: httpx.Response) -> str:
     """Summarize an SRO error body (``{"msgs": [...]}``) for logs and exceptions."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text[:200] or "(empty body)"
     if isinstance(body, dict) and isinstance(body.get("msgs"), list):
         return "; ".join(str(message) for message in body["msgs"])[:300]

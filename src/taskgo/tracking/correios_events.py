@@ -57,16 +57,27 @@ class CarrierEvent:
     description: str
     location: str | None
     occurred_at: datetime
+    # Identity of the event within its shipment. SRO events get one from what SRO itself
+    # recorded (see correios_event_key). Manual events get a random one, because a person
+    # may add the same step twice.
+    key: str
     mapped: bool = True
-    # Manual events carry their own key, because a person may add the same step twice.
-    key: str | None = None
 
     @property
     def event_key(self) -> str:
         """Identity of the event within its shipment, stable across polls."""
-        if self.key is not None:
-            return self.key
-        return f"{self.carrier_code}@{self.occurred_at.strftime('%Y%m%dT%H%M%SZ')}"
+        return self.key
+
+
+def correios_event_key(carrier_code: str, local_time: datetime) -> str:
+    """Key of an SRO event: its code and the time SRO printed, ``RO-01@20260304T140000``.
+
+    The UTC time is no identity: it depends on the unit's state, which picks the time
+    zone, and SRO sends the unit's address in some responses and not in others. The same
+    event would then get two keys and be stored and announced twice. The printed time
+    and the code are what SRO recorded, and they do not change between polls.
+    """
+    return f"{carrier_code}@{local_time.strftime('%Y%m%dT%H%M%S')}"
 
 
 def map_correios_status(family: str, event_type: int | None) -> TrackingStatus | None:
@@ -117,13 +128,13 @@ def _map_delivery_type(event_type: int | None) -> TrackingStatus | None:
     return None
 
 
-def parse_correios_time(value: str, *, uf: str | None) -> datetime:
+def parse_correios_time(value: str | datetime, *, uf: str | None) -> datetime:
     """Convert an SRO timestamp to an aware UTC datetime.
 
     SRO sends ``2023-03-27T14:40:30`` in the local time of the recording unit. A value
     that carries its own offset keeps it. Raises ``ValueError`` on an unparsable value.
     """
-    parsed = datetime.fromisoformat(value)
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         zone = _ZONE_BY_UF.get((uf or "").upper(), _DEFAULT_ZONE)
         parsed = parsed.replace(tzinfo=zone)
@@ -183,18 +194,21 @@ def parse_correios_event(raw: dict[str, Any]) -> CarrierEvent:
         raise ValueError(f"SRO event with an invalid codigo: {family[:20]!r}")
     if not isinstance(created, str):
         raise ValueError("SRO event without dtHrCriado")
+    printed = datetime.fromisoformat(created)
 
     event_type = parse_event_type(raw.get("tipo"))
     location, uf = format_unit_location(raw.get("unidade"))
     status = map_correios_status(family, event_type)
     description = raw.get("descricao")
     type_suffix = f"{event_type:02d}" if event_type is not None else "--"
+    carrier_code = f"{family}-{type_suffix}"
 
     return CarrierEvent(
-        carrier_code=f"{family}-{type_suffix}",
+        carrier_code=carrier_code,
         status=status or TrackingStatus.IN_TRANSIT,
         description=_clean_text(description) if isinstance(description, str) else "",
         location=location,
-        occurred_at=parse_correios_time(created, uf=uf),
+        occurred_at=parse_correios_time(printed, uf=uf),
         mapped=status is not None,
+        key=correios_event_key(carrier_code, printed),
     )

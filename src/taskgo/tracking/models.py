@@ -70,7 +70,8 @@ class TrackingEvent(UUIDPrimaryKey, Base):
 
     purchase_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("purchases.id", ondelete="CASCADE"))
     tracking_code: Mapped[str] = mapped_column(String(13))
-    # Carrier code plus UTC time (`BDE-01@20260304T174030Z`), or a random key for manual events.
+    # Carrier code plus the local time SRO printed (`BDE-01@20260304T144030`), which stays
+    # the same across polls, or a random key for manual events.
     event_key: Mapped[str] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(24))
     carrier_code: Mapped[str | None] = mapped_column(String(16))

@@ -97,37 +97,24 @@ class ShipmentPoller:
                 report.skipped_reason = "paused"
                 logger.info("tracking.poll.skipped", paused_until=state.paused_until.isoformat())
                 return report
-            targets = await self._list_targets(session, now)
 
-        report.shipments = len(targets)
-        logger.info("tracking.poll.started", shipments=len(targets))
-        started = self._monotonic()
         try:
-            async for batch, answer in self._fetch_batches(targets, report, started):
-                by_code: dict[str, list[PollTarget]] = {}
-                for target in batch:
-                    by_code.setdefault(target.tracking_code, []).append(target)
-                try:
-                    async with self._session_factory() as session:
-                        report.new_events += await self._apply_answer(
-                            session, by_code, answer, self._clock()
-                        )
-                except Exception as exc:
-                    # Correios replied, so one batch that cannot be stored must not stop the
-                    # others. Its shipments stay first in line for the next run.
-                    report.batches_failed += 1
-                    report.errors.append(f"batch not stored: {type(exc).__name__}")
-                    logger.exception(
-                        "tracking.poll.batch_failed",
-                        codes=sorted(by_code),
-                        batches_done=report.batches_done,
-                    )
-                    continue
-                report.batches_done += 1
+            await self._poll(report, now)
         except CorreiosError as exc:
             report.failed = True
             report.errors.append(_describe(exc))
             logger.error(
+                "tracking.poll.failed",
+                error=_describe(exc),
+                batches_done=report.batches_done,
+                shipments=report.shipments,
+            )
+        except Exception as exc:
+            # Not Correios's doing (the database, a defect): still a failed run, so that the
+            # streak grows and the admins hear of it when it repeats.
+            report.failed = True
+            report.errors.append(_describe(exc))
+            logger.exception(
                 "tracking.poll.failed",
                 error=_describe(exc),
                 batches_done=report.batches_done,
@@ -145,6 +132,36 @@ class ShipmentPoller:
             failed=report.failed,
         )
         return report
+
+    async def _poll(self, report: PollReport, now: datetime) -> None:
+        """List the shipments, then fetch and store their events batch by batch."""
+        async with self._session_factory() as session:
+            targets = await self._list_targets(session, now)
+
+        report.shipments = len(targets)
+        logger.info("tracking.poll.started", shipments=len(targets))
+        started = self._monotonic()
+        async for batch, answer in self._fetch_batches(targets, report, started):
+            by_code: dict[str, list[PollTarget]] = {}
+            for target in batch:
+                by_code.setdefault(target.tracking_code, []).append(target)
+            try:
+                async with self._session_factory() as session:
+                    report.new_events += await self._apply_answer(
+                        session, by_code, answer, self._clock()
+                    )
+            except Exception as exc:
+                # Correios replied, so one batch that cannot be stored must not stop the
+                # others. Its shipments stay first in line for the next run.
+                report.batches_failed += 1
+                report.errors.append(f"batch not stored: {type(exc).__name__}")
+                logger.exception(
+                    "tracking.poll.batch_failed",
+                    codes=sorted(by_code),
+                    batches_done=report.batches_done,
+                )
+                continue
+            report.batches_done += 1
 
     async def _fetch_batches(
         self, targets: Sequence[PollTarget], report: PollReport, started: float
@@ -221,5 +238,10 @@ class ShipmentPoller:
                 await self._on_alert(session, state.consecutive_failures, report.errors[-1])
 
 
-def _describe(exc: CorreiosError) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+def _describe(exc: Exception) -> str:
+    """Name and first line of an error, for the state row, logs and the admin alert.
+
+    Only the first line: database errors go on with the SQL statement and its values.
+    """
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
