@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.config import get_settings
@@ -343,6 +343,38 @@ async def test_release_waits_for_payout_account(
     ran = await run_queued_jobs(db, task_names={"purchases.release_one"})
 
     assert ran == ["purchases.release_one"]
+    body = await _get(client, purchase, auth_headers(seller))
+    assert body["status"] == "released"
+    assert len(stripe_env.world.transfers) == 1
+
+
+async def test_sweep_pays_after_payout_account(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
+    await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    confirmed = await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+    assert confirmed.json()["holdReason"] == "seller_payout_account_pending"
+    assert await tasks.release_due(timestamp=0) == 0
+
+    await onboard_seller(client, stripe_env, auth_headers(seller))
+    # The release job queued when the account became ready is lost.
+    await db.execute(
+        text("DELETE FROM procrastinate_jobs WHERE task_name = 'purchases.release_one'")
+    )
+
+    assert await tasks.release_due(timestamp=0) == 1
     body = await _get(client, purchase, auth_headers(seller))
     assert body["status"] == "released"
     assert len(stripe_env.world.transfers) == 1

@@ -29,8 +29,22 @@ TASK_MODULES = [
     "taskgo.products.tasks",
 ]
 
+# Every worker stores a heartbeat this often (seconds) in `procrastinate_workers`.
+HEARTBEAT_SECONDS = 10.0
+# A worker whose heartbeat is older than this (seconds) is taken for dead: a starting
+# worker deletes its row, and `taskgo.jobs.recovery` retries the jobs it left in 'doing'.
+# A live worker would have to miss about three heartbeats in a row to be taken for dead.
+STALLED_WORKER_SECONDS = 30.0
+
 # The real connector is set by configure_jobs(); tasks only need the app to register.
-app = procrastinate.App(connector=InMemoryConnector())
+# The worker options apply to `taskgo worker` and to the worker inside `taskgo dev`.
+app = procrastinate.App(
+    connector=InMemoryConnector(),
+    worker_defaults={
+        "update_heartbeat_interval": HEARTBEAT_SECONDS,
+        "stalled_worker_timeout": STALLED_WORKER_SECONDS,
+    },
+)
 
 _loaded = False
 
@@ -40,6 +54,9 @@ def load_task_modules() -> None:
     global _loaded
     if _loaded:
         return
+    # The retry of jobs left by dead workers runs in every worker, whatever the domains.
+    import taskgo.jobs.recovery  # noqa: F401
+
     for module in TASK_MODULES:
         optional_module(module)
     _loaded = True

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.jobs import enqueue
@@ -91,6 +91,45 @@ async def _seller_account(session: AsyncSession, purchase: Purchase) -> PaymentA
     if account is None or not account.transfers_enabled:
         return None
     return account
+
+
+# The two rules `_transfer` applies before paying a seller, as SQL on the purchase's seller.
+def _seller_verified() -> ColumnElement[bool]:
+    return exists().where(
+        User.id == Purchase.seller_id,
+        User.verification_status == VerificationStatus.VERIFIED.value,
+    )
+
+
+def _seller_account_ready() -> ColumnElement[bool]:
+    return exists().where(
+        PaymentAccount.user_id == Purchase.seller_id,
+        PaymentAccount.transfers_enabled.is_(True),
+    )
+
+
+def lifted_seller_holds() -> Select[uuid.UUID]:
+    """Select the delivered purchases whose hold on the seller's side no longer applies.
+
+    These wait for the seller's identity check while the seller is verified now, or for
+    a payout account while the account accepts transfers now. The approval and the
+    account update queue a release job themselves, so this finds those whose job was
+    lost. A release either pays the seller or records the reason that still applies, so
+    a purchase comes back here only once that reason is gone too.
+    """
+    return select(Purchase.id).where(
+        Purchase.status == PurchaseStatus.DELIVERED.value,
+        or_(
+            and_(
+                Purchase.hold_reason == HoldReason.SELLER_VERIFICATION.value,
+                _seller_verified(),
+            ),
+            and_(
+                Purchase.hold_reason == HoldReason.SELLER_PAYOUT_ACCOUNT.value,
+                _seller_account_ready(),
+            ),
+        ),
+    )
 
 
 async def release_escrow(session: AsyncSession, purchase: Purchase) -> bool:

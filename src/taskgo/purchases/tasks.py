@@ -100,6 +100,8 @@ async def _release(session: AsyncSession, purchase: Purchase) -> None:
 @app.periodic(cron="*/10 * * * *")
 @app.task(name="purchases.release_due", queue="default", retry=_RETRY)
 async def release_due(timestamp: int) -> int:
+    """Release what is due: the buyer did not confirm in time, a payout failed, or the
+    seller's side became ready and the job queued for it was lost."""
     ids = await _due(
         select(Purchase.id).where(
             Purchase.status == PurchaseStatus.DELIVERED.value,
@@ -113,7 +115,8 @@ async def release_due(timestamp: int) -> int:
             Purchase.hold_reason == HoldReason.PAYOUT_RETRY.value,
         )
     )
-    return await _each(ids + retries, _release, job="purchases.release_due")
+    lifted = await _due(release.lifted_seller_holds())
+    return await _each(ids + retries + lifted, _release, job="purchases.release_due")
 
 
 @app.task(name="purchases.release_one", queue="default", retry=_RETRY)
