@@ -90,7 +90,9 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log repeats what the request middleware logs.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "httpcore", "hpack", "socketio", "engineio"):
+    # procrastinate.periodic logs each deferred periodic job, every 30 s for the stalled-job
+    # check alone.
+    for noisy in ("httpx", "httpcore", "hpack", "socketio", "engineio", "procrastinate.periodic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # The worker logs at the root level, so that _JobRunFilter receives its failed runs.
     logging.getLogger(_WORKER_LOGGER).setLevel(logging.NOTSET)

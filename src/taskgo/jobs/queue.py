@@ -54,8 +54,10 @@ def load_task_modules() -> None:
     global _loaded
     if _loaded:
         return
-    # The retry of jobs left by dead workers runs in every worker, whatever the domains.
-    import taskgo.jobs.recovery  # noqa: F401
+    # The retry of jobs left by dead workers and the removal of old finished jobs run in
+    # every worker, whatever the domains.
+    import taskgo.jobs.recovery
+    import taskgo.jobs.retention  # noqa: F401
 
     for module in TASK_MODULES:
         optional_module(module)
