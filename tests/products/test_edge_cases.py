@@ -76,6 +76,30 @@ async def test_tampered_cursor_is_422(
 
 
 @pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("pt-BR", "O preço mínimo (R$ 1.500,00) é maior que o máximo (R$ 20,00)."),
+        ("en", "The minimum price (R$ 1,500.00) is higher than the maximum (R$ 20.00)."),
+    ],
+)
+async def test_price_filter_inverted_range(
+    client: httpx.AsyncClient, make_user: Any, auth_headers: Any, language: str, message: str
+) -> None:
+    buyer = await make_user(role="client")
+    response = await client.get(
+        "/api/products",
+        params={**CASCAVEL_QUERY, "minPrice": "1500", "maxPrice": "20"},
+        headers=auth_headers(buyer, **{"Accept-Language": language}),
+    )
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "product.price_range_inverted"
+    assert error["details"]["field"] == "minPrice"
+    assert error["message"] == message
+
+
+@pytest.mark.parametrize(
     ("field", "value", "code", "amount_digits"),
     [
         ("minPrice", "-1", "money.too_small", "000"),

@@ -16,6 +16,7 @@ from taskgo.db.session import DbSession
 from taskgo.errors import AppError
 from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.geo.service import get_city
+from taskgo.i18n import Amount
 from taskgo.idempotency import IdempotencyKey, claim, remember
 from taskgo.money import format_centavos, parse_centavos
 from taskgo.pagination import Cursor, Limit
@@ -189,11 +190,19 @@ async def list_products(
     limit: Limit = 20,
 ) -> Response:
     """Active products of the city the caller is in now (from lat/lng), newest first."""
+    low = _price_query(min_price, "minPrice")
+    high = _price_query(max_price, "maxPrice")
+    if low is not None and high is not None and low > high:
+        # An empty page would read as "nothing for sale here" rather than a swapped filter.
+        raise AppError(
+            "product.price_range_inverted",
+            status=422,
+            field="minPrice",
+            minimum=Amount(low),
+            maximum=Amount(high),
+        )
     filters = service.ListingFilters(
-        category=category or None,
-        q=(q or "").strip() or None,
-        min_price=_price_query(min_price, "minPrice"),
-        max_price=_price_query(max_price, "maxPrice"),
+        category=category or None, q=(q or "").strip() or None, min_price=low, max_price=high
     )
     city_id = await service.resolve_listing_city(
         session, user=user, lat=lat, lng=lng, accuracy=accuracy
