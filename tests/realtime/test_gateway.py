@@ -1,17 +1,20 @@
 import asyncio
+import contextlib
+import logging
 import time
 from typing import Any
 
 import pytest
 import socketio
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from taskgo.db.session import session_scope
 from taskgo.realtime import emit_after_commit, emit_now, presence, user_room
 from taskgo.realtime import gateway as gateway_module
-from taskgo.realtime.server import sio
+from taskgo.realtime.server import _close_as_dropped, sio
 from tests.conftest import MakeUser
-from tests.realtime.fixtures import ConnectSocket
+from tests.realtime.fixtures import ConnectSocket, until
 
 pytestmark = [pytest.mark.usefixtures("live_chat"), pytest.mark.timeout(60)]
 
@@ -109,6 +112,43 @@ async def test_disconnect_clears_presence(
 
     assert await presence.online_users([user.id]) == set()
     assert socket.client.sid not in gateway_module._expiries
+
+
+async def test_drop_during_connect_undone(
+    socket_server: str,
+    make_live_user: MakeUser,
+    token_for: Any,
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    user = await make_live_user()
+    client = socketio.AsyncClient(reconnection=False)
+
+    async with engine.connect() as holder:
+        transaction = await holder.begin()
+        # Authentication reads the users table, so the connect handler waits here.
+        await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        connecting = asyncio.ensure_future(
+            client.connect(socket_server, auth={"token": token_for(user)}, transports=["websocket"])
+        )
+        await until(lambda: bool(sio.manager.pending_connect.get("/")), 5)
+        (sid,) = sio.manager.pending_connect["/"]
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        # The server closes the socket while the handler waits, as after a Redis outage.
+        await _close_as_dropped(sio.eio)
+        assert sio.eio.sockets[eio_sid].closed
+        await transaction.rollback()
+
+    with contextlib.suppress(Exception):
+        await connecting
+    await until(lambda: sid not in sio.manager.rooms.get("/", {}).get(None, {}), 5)
+
+    assert sid not in sio.manager.pending_connect.get("/", [])
+    assert not sio.manager.is_connected(sid, "/")
+    assert sid not in gateway_module._expiries
+    assert await presence.online_users([user.id]) == set()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_emit_after_commit_waits_for_commit(

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from taskgo.chat import service
 from taskgo.db.session import session_scope
 from taskgo.realtime.codec import OrjsonCodec
-from taskgo.realtime.server import EMIT_BATCH_METHOD, InlineEmitRedisManager, sio
+from taskgo.realtime.server import EMIT_BATCH_METHOD, Emit, InlineEmitRedisManager, sio
 from taskgo.users.models import User
 from tests.conftest import MakeUser
 from tests.realtime.fixtures import ConnectSocket, TestSocket, until
@@ -263,6 +263,7 @@ class BatchListener:
     socket: TestSocket
     # The client name of the manager's Redis connections.
     client_name: str
+    manager: InlineEmitRedisManager
 
     async def publish(self, message: Any) -> None:
         raw = message if isinstance(message, bytes) else orjson.dumps(message)
@@ -307,7 +308,11 @@ async def batch_listener(
             while await _subscribers(publisher, channel) == 0:  # noqa: ASYNC110 - Redis has no event
                 await asyncio.sleep(0.02)
         yield BatchListener(
-            channel=channel, publisher=publisher, socket=socket_, client_name=client_name
+            channel=channel,
+            publisher=publisher,
+            socket=socket_,
+            client_name=client_name,
+            manager=manager,
         )
     finally:
         listener.cancel()
@@ -326,14 +331,26 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
-async def test_deep_message_keeps_listener(
-    batch_listener: BatchListener, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "junk",
+    [
+        # orjson rejects more than 1,024 levels, and the standard library's parser then
+        # raises RecursionError.
+        b"[" * 100_000,
+        # Valid JSON that is not an object: python-socketio's loop looked for "method" in it.
+        b"5",
+        # A JSON string that python-socketio's loop decoded a second time, into a number.
+        b'"5"',
+        b'["emit"]',
+    ],
+    ids=["deep", "number", "string", "list"],
+)
+async def test_junk_message_keeps_listener(
+    batch_listener: BatchListener, caplog: pytest.LogCaptureFixture, junk: bytes
 ) -> None:
     caplog.set_level(logging.WARNING)
 
-    # orjson rejects more than 1,024 levels, and the standard library's parser then raises
-    # RecursionError.
-    await batch_listener.publish(b"[" * 100_000)
+    await batch_listener.publish(junk)
     await batch_listener.publish(_batch(["hello", {"n": 1}, LISTENER_ROOM, None]))
 
     received = await batch_listener.socket.inbox.wait_for("hello")
@@ -405,3 +422,23 @@ async def test_lost_subscription_resets_sockets(
     assert time.monotonic() - started < 5
     assert await _subscribers(publisher, batch_listener.channel) == 1
     assert any("realtime.pubsub_resubscribed" in r.getMessage() for r in caplog.records)
+
+
+async def test_resubscribe_reuses_connection(batch_listener: BatchListener) -> None:
+    publisher = batch_listener.publisher
+
+    async def own_connections() -> list[dict[str, Any]]:
+        return [c for c in await publisher.client_list() if c["name"] == batch_listener.client_name]
+
+    for _ in range(4):
+        # A publish opens the manager's second connection, besides its subscription.
+        await batch_listener.manager.emit_batch([Emit("hello", {"n": 0}, LISTENER_ROOM)])
+        (subscriber,) = [c for c in await own_connections() if c["sub"] == "1"]
+        assert await publisher.client_kill_filter(_id=subscriber["id"]) == 1
+        async with asyncio.timeout(5):
+            while await _subscribers(publisher, batch_listener.channel) == 0:  # noqa: ASYNC110 - Redis has no event
+                await asyncio.sleep(0.02)
+
+    # Each attempt used to build a new Redis client and leave the old one's publishing
+    # connection open.
+    assert len(await own_connections()) == 2

@@ -56,12 +56,14 @@ class GatewayServer(socketio.AsyncServer):
     - A packet that does not parse at all is logged as one warning line too. python-engineio
       logs any failure of the message handler with a traceback, and any client can send such
       packets. The connection stays open, as before.
+    - A connection whose transport closes while its connect handler runs is undone
+      (``_undo_connect``). python-socketio left it connected, with the user's presence.
     - Binary attachments must be binary frames. python-socketio took the next frame, text
       included, as the attachment a packet declared, and a packet whose attachments did not
       fit stayed pending, so every later packet of the session failed.
 
-    NOTE: ``_handle_event`` and the use of ``_binary_packet`` follow python-socketio 5.18,
-    so check both when upgrading it.
+    NOTE: ``_handle_connect``, ``_handle_event`` and the use of ``_binary_packet`` follow
+    python-socketio 5.18, so check them when upgrading it.
     """
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
@@ -77,6 +79,41 @@ class GatewayServer(socketio.AsyncServer):
             # A pending packet whose attachments failed would take every later packet as one.
             self._binary_packet.pop(eio_sid, None)
             log.warning("realtime.packet_invalid", sid=eio_sid, error=str(exc)[:200])
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        namespace = namespace or "/"
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        except Exception as exc:
+            if self._transport_open(eio_sid):
+                raise
+            # The connect handler failed because the socket went away under it (its session
+            # is gone), so this is the end of a dropped connection, not a server error.
+            log.info("realtime.connect_abandoned", sid=eio_sid, error=repr(exc)[:200])
+        if not self._transport_open(eio_sid):
+            await self._undo_connect(eio_sid, namespace)
+
+    def _transport_open(self, eio_sid: str) -> bool:
+        socket = self.eio.sockets.get(eio_sid)
+        return socket is not None and not socket.closing and not socket.closed
+
+    async def _undo_connect(self, eio_sid: str, namespace: str) -> None:
+        """Undo a connection whose transport closed while its connect handler ran.
+
+        python-socketio ignores the disconnect of a socket whose connect is still pending,
+        then marks it connected once the handler returns. Without this, the sid would stay
+        in the manager, and the handler's presence entry and expiry timers would keep the
+        user online for a socket that is gone.
+        """
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None:
+            # The connection was refused, and python-socketio removed it already.
+            return
+        try:
+            await self._trigger_event("disconnect", namespace, sid, self.reason.TRANSPORT_CLOSE)
+        finally:
+            await self.manager.disconnect(sid, namespace, ignore_queue=True)
+        log.info("realtime.connect_undone", sid=sid)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
         if not isinstance(data, list) or not data or not isinstance(data[0], str):
@@ -262,8 +299,14 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
                     self._reset_local_sockets()
                     lost_at = None
                 wait = RESUBSCRIBE_FIRST_WAIT
-                async for message in pubsub.listen():
-                    yield message
+                try:
+                    async for message in pubsub.listen():
+                        yield message
+                finally:
+                    # Also when the generator is closed or dropped: the subscription ends
+                    # with it instead of staying open until the collector finds it.
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
                 raise ConnectionError("the subscription ended")
             except Exception as exc:
                 if lost_at is None:
@@ -272,11 +315,26 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
                     "realtime.pubsub_lost", channel=self.channel, error=repr(exc), retry_in=wait
                 )
                 if pubsub is not None:
-                    # Gives the dropped connection back instead of leaving it to the collector.
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
                 await asyncio.sleep(wait * random.uniform(0.5, 1.0))
                 wait = min(wait * 2, RESUBSCRIBE_MAX_WAIT)
+
+    def _redis_connect(self) -> None:
+        """Make a new pub/sub object, on a new Redis client only the first time.
+
+        python-socketio builds a new client for each attempt, and after each failed
+        publish, and leaves the old one with its open connection to the garbage collector.
+        The client's pool replaces dropped connections by itself, so one client serves
+        every attempt.
+
+        NOTE: this replaces python-socketio 5.18's private ``_redis_connect``.
+        """
+        if self.redis is None:
+            super()._redis_connect()
+        else:
+            self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            self.connected = True
 
     def _reset_local_sockets(self) -> None:
         """Close this process's sockets in the background, as if their transport dropped."""
@@ -299,7 +357,12 @@ class InlineEmitRedisManager(socketio.AsyncRedisManager, InlineEmitManager):
                 # parser raises RecursionError on deep JSON, which would end the subscription.
                 log.warning("realtime.pubsub_message_invalid", error=repr(exc)[:200])
                 continue
-            if not isinstance(decoded, dict) or decoded.get("method") != EMIT_BATCH_METHOD:
+            if not isinstance(decoded, dict):
+                # python-socketio's loop decodes strings again and checks `"method" in` the
+                # result outside its error handling, so a number there restarts the listener.
+                log.warning("realtime.pubsub_message_invalid", error="not a JSON object")
+                continue
+            if decoded.get("method") != EMIT_BATCH_METHOD:
                 yield decoded
                 continue
             if decoded.get("host_id") != self.host_id:
