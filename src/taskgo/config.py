@@ -277,6 +277,16 @@ class Settings(BaseSettings):
             "`s3://BUCKET/PREFIX?endpoint=URL&region=REGION` for an S3-compatible bucket."
         ),
     )
+    upload_decode_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description=(
+            "Uploaded images decoded at once per process; further uploads wait for a free "
+            "slot. Unset means the CPU count, at most 4. One decode of a 50-megapixel image "
+            "takes up to about 600 MB, so budget this × 600 MB of memory per process."
+        ),
+    )
     verification_image_retention_days: int = Field(
         default=30,
         ge=1,

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-from taskgo.db.session import session_scope
+from taskgo.db.session import Database, session_scope
 from taskgo.uploads.models import Upload, UploadPurpose
-from taskgo.uploads.service import configure_storage, create_upload, get_storage
+from taskgo.uploads.service import (
+    configure_storage,
+    create_upload,
+    decode_limiter,
+    get_storage,
+    prepare_image,
+    store_upload,
+)
 from taskgo.uploads.storage import storage_from_url
 from taskgo.users.models import User
 from tests.uploads.s3_standin import BUCKET, S3StandIn, running_s3_standin
-from tests.uploads.test_images import exif_with_gps, png_header_only
+from tests.uploads.test_images import FIXTURES, HOSTILE_HEIC, exif_with_gps, png_header_only
 from tests.verification.documents import encode, portrait
 
 MakeUser = Callable[..., Awaitable[User]]
@@ -305,4 +318,129 @@ async def test_rolled_back_upload_removes_file(db: AsyncSession, partner: User) 
             keys.append(upload.storage_key)
             raise RuntimeError("a later step of the request failed")
 
+    assert not await get_storage().exists(keys[0])
+
+
+@pytest.mark.parametrize("name", HOSTILE_HEIC)
+async def test_hostile_heic_rejected_422(
+    client: httpx.AsyncClient, db: AsyncSession, partner: User, auth_headers: Headers, name: str
+) -> None:
+    data = (FIXTURES / name).read_bytes()
+    headers = auth_headers(partner, **{"Accept-Language": "en"})
+    response = await post_upload(
+        client, headers, data, filename=name, content_type="image/heic", purpose="product_image"
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "upload.invalid_image"
+    assert error["details"]["field"] == "file"
+    assert error["message"].startswith("The image is corrupt")
+    assert await upload_count(db) == 0
+
+
+async def _eventually(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met within 5 s")
+
+
+@pytest.fixture
+async def one_connection_pool(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[AsyncEngine]:
+    """Give the app a pool of one connection that a waiting request gives up on quickly."""
+    assert Database.engine is not None
+    small = create_async_engine(Database.engine.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    monkeypatch.setattr(Database, "sessionmaker", async_sessionmaker(small, expire_on_commit=False))
+    try:
+        yield small
+    finally:
+        await small.dispose()
+
+
+async def test_slow_body_holds_no_connection(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+    one_connection_pool: AsyncEngine,
+) -> None:
+    partner = await make_live_user(role="partner")
+    other = await make_live_user(role="client")
+    form = httpx.Request(
+        "POST",
+        "http://testserver/api/uploads",
+        files={"file": ("a.jpg", encode(portrait()), "image/jpeg")},
+        data={"purpose": "document"},
+    )
+    body = form.read()
+    gate = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield body[:100]
+        await gate.wait()
+        yield body[100:]
+
+    headers = {
+        **auth_headers(partner),
+        "Content-Type": form.headers["Content-Type"],
+        "Content-Length": str(len(body)),
+    }
+    upload = asyncio.create_task(
+        live_client.post("/api/uploads", content=slow_body(), headers=headers)
+    )
+    try:
+        await asyncio.sleep(0.1)
+        # The upload is authenticated and waits for the rest of its body: another user's
+        # request must still get the only connection.
+        me = await live_client.get("/api/me", headers=auth_headers(other))
+        assert me.status_code == 200, me.text
+    finally:
+        gate.set()
+        response = await asyncio.wait_for(upload, 30)
+    assert response.status_code == 201, response.text
+
+
+async def test_decode_wait_holds_no_connection(
+    live_client: httpx.AsyncClient,
+    make_live_user: MakeUser,
+    auth_headers: Headers,
+    one_connection_pool: AsyncEngine,
+) -> None:
+    partner = await make_live_user(role="partner")
+    other = await make_live_user(role="client")
+    limiter = decode_limiter()
+    # Every decode slot is taken, as during a burst of 50-megapixel images.
+    holders = [object() for _ in range(int(limiter.total_tokens))]
+    for holder in holders:
+        await limiter.acquire_on_behalf_of(holder)
+    upload = asyncio.create_task(
+        post_upload(live_client, auth_headers(partner), encode(portrait()))
+    )
+    try:
+        await _eventually(lambda: limiter.statistics().tasks_waiting == 1)
+        assert one_connection_pool.pool.checkedout() == 0  # type: ignore[attr-defined]
+        me = await live_client.get("/api/me", headers=auth_headers(other))
+        assert me.status_code == 200, me.text
+    finally:
+        for holder in holders:
+            limiter.release_on_behalf_of(holder)
+        response = await asyncio.wait_for(upload, 30)
+    assert response.status_code == 201, response.text
+    async with session_scope() as session:
+        stored = await session.get(Upload, uuid.UUID(response.json()["uploadId"]))
+    assert stored is not None
+    assert await get_storage().exists(stored.storage_key)
+
+
+async def test_failed_row_after_prepare_removes_file(db: AsyncSession, partner: User) -> None:
+    image = await prepare_image(encode(portrait(), "JPEG", orientation=1))
+    keys: list[str] = []
+    with pytest.raises(RuntimeError):
+        async with session_scope() as session:
+            upload = await store_upload(
+                session, owner=partner, purpose=UploadPurpose.SELFIE, image=image
+            )
+            keys.append(upload.storage_key)
+            assert await get_storage().exists(upload.storage_key)
+            raise RuntimeError("a later step of the request failed")
     assert not await get_storage().exists(keys[0])

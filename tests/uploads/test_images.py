@@ -5,16 +5,20 @@ from __future__ import annotations
 import io
 import struct
 import time
+import warnings
 import zlib
+from pathlib import Path
 
 import pillow_heif
 import pytest
 from PIL import Image, PngImagePlugin
 
+from taskgo.config import reset_settings
 from taskgo.errors import AppError
 from taskgo.uploads.images import (
     MAX_UPLOAD_BYTES,
     ImageFormat,
+    decode_concurrency,
     process_image,
     read_dimensions,
     sniff_image_format,
@@ -277,3 +281,57 @@ def test_hashes_of_source_and_result() -> None:
     assert result.source_sha256 == hashlib.sha256(data).hexdigest()
     assert result.sha256 == hashlib.sha256(result.data).hexdigest()
     assert result.source_size == len(data)
+
+
+FIXTURES = Path(__file__).parent
+
+# Two HEIC files made from one 64 x 48 photo, each with one box changed: an `iloc` box of
+# a version libheif does not know, and an `ispe` that declares a coded width of about
+# 3.8 billion pixels behind a `clap` crop down to 40 x 30.
+HOSTILE_HEIC = ["heic_bad_iloc_version.heic", "heic_huge_decoded_size.heic"]
+
+
+@pytest.mark.parametrize("name", HOSTILE_HEIC)
+def test_hostile_heic_is_invalid(name: str) -> None:
+    with pytest.raises(AppError) as error:
+        process_image((FIXTURES / name).read_bytes())
+    assert_code(error, "upload.invalid_image", 422)
+    assert error.value.details["field"] == "file"
+
+
+def test_heic_coded_size_checked_in_header() -> None:
+    # The size after the crop is small, so the huge coded size must be caught from the
+    # header, before libheif is asked for a single pixel.
+    data = (FIXTURES / "heic_huge_decoded_size.heic").read_bytes()
+    with pytest.raises(AppError) as error:
+        read_dimensions(data, ImageFormat.HEIC)
+    assert_code(error, "upload.invalid_image", 422)
+
+
+def test_jpeg_second_frame_header_is_413() -> None:
+    small = encoded(marked_image(), "JPEG")
+    sof = small.index(b"\xff\xc0")
+    (length,) = struct.unpack(">H", small[sof + 2 : sof + 4])
+    segment = small[sof : sof + 2 + length]
+    # Our parser stops at the first frame header, Pillow keeps the last one it reads.
+    huge = segment[:5] + struct.pack(">HH", 12_000, 12_000) + segment[9:]
+    data = small[: sof + 2 + length] + huge + small[sof + 2 + length :]
+    assert read_dimensions(data, ImageFormat.JPEG) == (300, 200)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(AppError) as error:
+            process_image(data)
+    assert_code(error, "upload.image_too_large", 413)
+    assert (error.value.details["width"], error.value.details["height"]) == (12_000, 12_000)
+
+
+def test_decode_slots_follow_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPLOAD_DECODE_CONCURRENCY", "3")
+    reset_settings()
+    try:
+        assert decode_concurrency() == 3
+    finally:
+        monkeypatch.delenv("UPLOAD_DECODE_CONCURRENCY")
+        reset_settings()
+    assert 1 <= decode_concurrency() <= 4

@@ -4,6 +4,11 @@ Every uploaded image goes through `process_image`, which is CPU-bound and synchr
 (callers run it in a worker thread). The byte size and the dimensions declared in the
 file header are checked before Pillow decodes any pixel. A small file that declares a
 huge canvas (a decompression bomb) is therefore rejected without allocating it.
+
+An image within the limits can still take up to about 600 MB while it is decoded,
+converted and re-encoded (a 50-megapixel CMYK JPEG that has to be rotated, measured with
+Pillow 13). At most `decode_concurrency()` images are decoded at once per process, so a
+burst of uploads waits for a slot instead of multiplying that memory.
 """
 
 from __future__ import annotations
@@ -11,12 +16,17 @@ from __future__ import annotations
 import enum
 import hashlib
 import io
+import os
 import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pillow_heif
 from PIL import Image, ImageOps
 
+from taskgo.config import get_settings
 from taskgo.errors import AppError
 
 pillow_heif.register_heif_opener()
@@ -25,6 +35,16 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # 48-megapixel phone cameras (8064 x 6048) fit under both limits with room to spare.
 MAX_IMAGE_SIDE = 12_000
 MAX_IMAGE_PIXELS = 50_000_000
+
+# The decode slots when UPLOAD_DECODE_CONCURRENCY is unset: one per CPU, up to this many.
+DEFAULT_MAX_DECODE_CONCURRENCY = 4
+
+# What pillow_heif raises for a file that libheif cannot parse or decode, as documented in
+# `pillow_heif.open_heif`: invalid data, corrupted data, an unsupported feature, another
+# libheif error (its security limits among them), and a failed allocation.
+_HEIF_ERRORS = (ValueError, EOFError, SyntaxError, RuntimeError, OSError)
+# What Pillow's own decoders raise for a malformed or truncated file.
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 JPEG_QUALITY = 90
 WEBP_QUALITY = 90
@@ -188,16 +208,79 @@ def _heic_dimensions(data: bytes) -> tuple[int, int]:
     # image data is read, which this function never does.
     try:
         heif_file = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
-    except (RuntimeError, OSError) as exc:
+        width, height = heif_file.size
+    except _HEIF_ERRORS as exc:
         raise ValueError("unreadable HEIF container") from exc
-    width, height = heif_file.size
+    if _within_limits(int(width), int(height)):
+        # An image over the limits is refused for its size; this check is for the rest.
+        _check_heic_coded_sizes(data)
     return int(width), int(height)
+
+
+def _check_heic_coded_sizes(data: bytes) -> None:
+    """Reject a HEIF file whose coded images are larger than the upload limits.
+
+    The size libheif reports is the one after the crop and rotation properties, but the
+    decoder allocates the coded size from the `ispe` (image spatial extents) property,
+    and libheif's own limit is about a gigapixel. A file that crops a huge coded image
+    down to a small one would pass the size check and still allocate the huge one, so
+    every `ispe` in the file must be within the limits, and the file must have one.
+    """
+    extents = list(_heic_spatial_extents(data))
+    if not extents:
+        raise ValueError("HEIF file without an ispe property")
+    for width, height in extents:
+        if not (width > 0 and height > 0 and _within_limits(width, height)):
+            raise ValueError("HEIF coded image outside the size limits")
+
+
+def _iter_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (type, payload start, payload end) for each ISO-BMFF box in data[start:end]."""
+    position = start
+    while position + 8 <= end:
+        size, box_type = struct.unpack(">I4s", data[position : position + 8])
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[position + 8 : position + 16])
+            header = 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            raise ValueError("ISO-BMFF box outside its parent")
+        yield box_type, position + header, position + size
+        position += size
+
+
+def _heic_spatial_extents(data: bytes) -> Iterator[tuple[int, int]]:
+    # The path is meta (a full box) / iprp / ipco / ispe (a full box: version and flags,
+    # then the width and height in 32 bits each).
+    for meta_type, meta_start, meta_end in _iter_boxes(data, 0, len(data)):
+        if meta_type != b"meta":
+            continue
+        for iprp_type, iprp_start, iprp_end in _iter_boxes(data, meta_start + 4, meta_end):
+            if iprp_type != b"iprp":
+                continue
+            for ipco_type, ipco_start, ipco_end in _iter_boxes(data, iprp_start, iprp_end):
+                if ipco_type != b"ipco":
+                    continue
+                for box_type, start, end in _iter_boxes(data, ipco_start, ipco_end):
+                    if box_type == b"ispe":
+                        if end - start < 12:
+                            raise ValueError("ispe property too short")
+                        width, height = struct.unpack(">II", data[start + 4 : start + 12])
+                        yield width, height
+
+
+def _within_limits(width: int, height: int) -> bool:
+    return (
+        width <= MAX_IMAGE_SIDE and height <= MAX_IMAGE_SIDE and width * height <= MAX_IMAGE_PIXELS
+    )
 
 
 def check_dimensions(width: int, height: int) -> None:
     if width <= 0 or height <= 0:
         raise AppError("upload.invalid_image", field="file")
-    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+    if not _within_limits(width, height):
         raise AppError(
             "upload.image_too_large",
             status=413,
@@ -232,11 +315,12 @@ def process_image(data: bytes) -> ProcessedImage:
     width, height = read_dimensions(data, source_format)
     check_dimensions(width, height)
 
-    image = _decode(data, source_format)
-    if image.width * image.height > MAX_IMAGE_PIXELS:
-        # Pillow's header parse disagreed with ours, so check the larger size it reports.
+    with _decode_slot():
+        image = _decode(data, source_format)
+        # libheif may return another size than the header's. The coded sizes checked above
+        # bound it, so this check only keeps a wrong size out of storage.
         check_dimensions(image.width, image.height)
-    encoded, content_type, extension = _encode(image, source_format)
+        encoded, content_type, extension = _encode(image, source_format)
 
     return ProcessedImage(
         data=encoded,
@@ -251,15 +335,45 @@ def process_image(data: bytes) -> ProcessedImage:
     )
 
 
+def decode_concurrency() -> int:
+    """Return how many images one process decodes at once (UPLOAD_DECODE_CONCURRENCY)."""
+    configured = get_settings().upload_decode_concurrency
+    if configured is not None:
+        return configured
+    return max(1, min(os.cpu_count() or 1, DEFAULT_MAX_DECODE_CONCURRENCY))
+
+
+class _DecodeSlots:
+    lock = threading.Lock()
+    semaphore: threading.BoundedSemaphore | None = None
+
+
+@contextmanager
+def _decode_slot() -> Iterator[None]:
+    # A thread-level bound, so it holds for every caller of `process_image`. Async callers
+    # should also wait for a slot before taking a thread (the uploads service does).
+    with _DecodeSlots.lock:
+        if _DecodeSlots.semaphore is None:
+            _DecodeSlots.semaphore = threading.BoundedSemaphore(decode_concurrency())
+        semaphore = _DecodeSlots.semaphore
+    with semaphore:
+        yield
+
+
 def _decode(data: bytes, source_format: ImageFormat) -> Image.Image:
+    errors = _PILLOW_ERRORS + _HEIF_ERRORS if source_format is ImageFormat.HEIC else _PILLOW_ERRORS
     try:
         with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[source_format]]) as opened:
+            # Pillow reads the header again with its own parser, which may see another size
+            # than ours (a JPEG with two frame headers, for example). Its size is the one it
+            # allocates, so it is checked too, still before any pixel is decoded.
+            check_dimensions(opened.width, opened.height)
             # Animated PNG and WebP files keep only their first frame.
             opened.seek(0)
             opened.load()
             icc_profile = opened.info.get("icc_profile")
             upright = ImageOps.exif_transpose(opened)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except errors as exc:
         raise AppError("upload.invalid_image", field="file") from exc
 
     image = _normalize_mode(upright)

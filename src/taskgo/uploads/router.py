@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskgo.auth.deps import CurrentUser, current_user
-from taskgo.db.session import DbSession
+from taskgo.db.session import DbSession, commit
 from taskgo.errors import AppError
 from taskgo.uploads import service
 from taskgo.uploads.images import MAX_UPLOAD_BYTES
@@ -88,6 +88,11 @@ async def create_upload(request: Request, user: CurrentUser, session: DbSession)
     """Upload an image (multipart `file` and `purpose`); it is stored re-encoded without
     metadata. `document` and `selfie` uploads are private to the uploader and admins."""
     _check_request_size(request)
+    # The caller is authenticated, so the transaction that did it ends here and its
+    # connection goes back to the pool. Reading the body and processing the image can
+    # take seconds (a slow client, a 50-megapixel image waiting for a decode slot), and
+    # holding a connection all that time let a burst of uploads starve every other request.
+    await commit(session)
     try:
         form = await request.form(max_files=1, max_fields=4)
     except StarletteHTTPException as exc:
@@ -102,7 +107,9 @@ async def create_upload(request: Request, user: CurrentUser, session: DbSession)
     finally:
         await form.close()
 
-    upload = await service.create_upload(session, owner=user, purpose=purpose, data=data)
+    image = await service.prepare_image(data)
+    # The session starts a new transaction here, for the row only.
+    upload = await service.store_upload(session, owner=user, purpose=purpose, image=image)
     return upload_out(upload)
 
 

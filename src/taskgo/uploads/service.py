@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import anyio
 import anyio.to_thread
 import structlog
 from sqlalchemy import select
@@ -14,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.config import get_settings
 from taskgo.db.session import after_rollback
 from taskgo.errors import AppError
-from taskgo.uploads.images import ProcessedImage, process_image
+from taskgo.uploads.images import ProcessedImage, decode_concurrency, process_image
 from taskgo.uploads.models import Upload, UploadPurpose
 from taskgo.uploads.storage import Storage, StorageError, StorageObjectNotFound, storage_from_url
 from taskgo.users.models import Role, User
@@ -61,14 +64,55 @@ def _storage_key(upload_id: uuid.UUID, purpose: UploadPurpose, extension: str) -
     return f"{purpose.value}/{now:%Y/%m}/{upload_id}.{extension}"
 
 
+_decode_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def decode_limiter() -> anyio.CapacityLimiter:
+    """Return this event loop's limiter of image decodes, sized by `decode_concurrency()`.
+
+    Uploads wait for it before they take a worker thread, so a burst of them waits here
+    instead of filling the thread pool. `process_image` has its own bound for the threads.
+    """
+    loop = asyncio.get_running_loop()
+    limiter = _decode_limiters.get(loop)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(decode_concurrency())
+        _decode_limiters[loop] = limiter
+    return limiter
+
+
+async def prepare_image(data: bytes) -> ProcessedImage:
+    """Validate and re-encode an uploaded image in a worker thread.
+
+    It can take seconds and hundreds of megabytes, so call it before the request takes a
+    database connection. Raises the AppErrors of `process_image`.
+    """
+    return await anyio.to_thread.run_sync(process_image, data, limiter=decode_limiter())
+
+
 async def create_upload(
     session: AsyncSession, *, owner: User, purpose: UploadPurpose, data: bytes
 ) -> Upload:
     """Validate, re-encode and store an image, then add its row (flushed, not committed).
 
+    The session's connection, if it has one, stays checked out while the image is
+    processed: requests call `prepare_image` first and then `store_upload`.
     Raises the AppErrors of `process_image`, and 503 `upload.storage_unavailable`.
     """
-    image: ProcessedImage = await anyio.to_thread.run_sync(process_image, data)
+    image = await prepare_image(data)
+    return await store_upload(session, owner=owner, purpose=purpose, image=image)
+
+
+async def store_upload(
+    session: AsyncSession, *, owner: User, purpose: UploadPurpose, image: ProcessedImage
+) -> Upload:
+    """Store a prepared image, then add its row (flushed, not committed).
+
+    When the transaction does not commit, the stored file is removed again.
+    Raises 503 `upload.storage_unavailable`.
+    """
     upload_id = uuid.uuid4()
     key = _storage_key(upload_id, purpose, image.extension)
 
