@@ -16,6 +16,7 @@ from taskgo.uploads import service
 from taskgo.uploads.images import MAX_UPLOAD_BYTES
 from taskgo.uploads.models import Upload, UploadPurpose
 from taskgo.uploads.schemas import UploadOut
+from taskgo.users.models import User
 
 router = APIRouter(prefix="/api", tags=["uploads"])
 
@@ -146,8 +147,15 @@ async def get_upload_file(upload_id: uuid.UUID, request: Request, session: DbSes
     are served only to their owner and to admins, and 404 to anyone else."""
     upload = await service.get_upload(session, upload_id)
     if upload.is_private:
-        user = await current_user(request, session)
-        if not service.can_read(upload, user):
+        # A caller without a valid token gets the same 404 as for an id that does not
+        # exist, so that a 401 cannot tell that a private image has this id.
+        try:
+            user: User | None = await current_user(request, session)
+        except AppError as exc:
+            if exc.status != 401:
+                raise
+            user = None
+        if user is None or not service.can_read(upload, user):
             raise AppError("upload.not_found", status=404)
     data = await service.read_file(upload)
     return file_response(upload, data, request=request)
