@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from taskgo.db.session import commit, session_scope
 from taskgo.products import images
 from taskgo.products.models import ProductImage
+from taskgo.uploads.service import prepare_image
 from taskgo.uploads.storage import StorageObjectNotFound
 from tests.products.conftest import create_product
 
@@ -142,7 +143,8 @@ async def test_rolled_back_upload_leaves_no_file(
 
     with pytest.raises(RuntimeError):
         async with session_scope() as session:
-            await images.add_image(session, product_id=product_id, user=seller, data=png_bytes())
+            image = await prepare_image(png_bytes())
+            await images.add_image(session, product_id=product_id, user=seller, image=image)
             key = await session.scalar(
                 select(ProductImage.storage_key).where(ProductImage.product_id == product_id)
             )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import anyio
 import structlog
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +19,7 @@ from taskgo.errors import AppError
 from taskgo.jobs import enqueue
 from taskgo.products.models import MAX_IMAGES_PER_PRODUCT, Product, ProductImage, ProductStatus
 from taskgo.products.service import get_product_row
-from taskgo.uploads.images import process_image
+from taskgo.uploads.images import ProcessedImage
 from taskgo.uploads.service import get_storage, storage_unavailable
 from taskgo.uploads.storage import Storage, StorageError, StorageObjectNotFound
 from taskgo.users.models import User
@@ -40,8 +39,13 @@ def image_url(product_id: uuid.UUID, image_id: uuid.UUID) -> str:
 
 
 async def add_image(
-    session: AsyncSession, *, product_id: uuid.UUID, user: User, data: bytes
+    session: AsyncSession, *, product_id: uuid.UUID, user: User, image: ProcessedImage
 ) -> Product:
+    """Store a photo prepared by `taskgo.uploads.service.prepare_image` and add its row.
+
+    The image is processed before this is called, so the product's row lock and the
+    session's connection are not held while an image is decoded.
+    """
     # Lock the product so two uploads at once cannot both take the eighth place.
     product = await session.scalar(
         select(Product).where(Product.id == product_id).with_for_update()
@@ -69,7 +73,7 @@ async def add_image(
     )
     position = min(set(range(MAX_IMAGES_PER_PRODUCT)) - used)
 
-    processed = await anyio.to_thread.run_sync(process_image, data)
+    processed = image
     image_id = uuid.uuid4()
     key = f"products/{product_id}/{image_id}.{processed.extension}"
     storage = product_storage()

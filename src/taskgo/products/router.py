@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from taskgo.auth.deps import CurrentUser, OptionalUser, PartnerUser
-from taskgo.db.session import DbSession
+from taskgo.db.session import DbSession, commit
 from taskgo.errors import AppError
 from taskgo.geo.schemas import Accuracy, Latitude, Longitude
 from taskgo.geo.service import get_city
@@ -29,6 +29,7 @@ from taskgo.products.schemas import (
     ProductPage,
     ProductUpdateIn,
 )
+from taskgo.uploads.service import prepare_image
 
 router = APIRouter(prefix="/api", tags=["products"])
 
@@ -256,7 +257,11 @@ async def upload_product_image(
     if file.size is not None and file.size > MAX_IMAGE_REQUEST_BYTES:
         raise AppError("upload.file_too_large", status=413, field="file", max_megabytes=10)
     data = await file.read(MAX_IMAGE_REQUEST_BYTES + 1)
-    product = await product_images.add_image(session, product_id=product_id, user=user, data=data)
+    # The authentication's transaction ends here, so that its connection goes back to the
+    # pool while the image is decoded, which can take seconds (as in POST /api/uploads).
+    await commit(session)
+    image = await prepare_image(data)
+    product = await product_images.add_image(session, product_id=product_id, user=user, image=image)
     return product_response(product, status_code=201)
 
 
