@@ -328,3 +328,58 @@ async def test_late_analysis_keeps_approved_cpf(
     with pytest.raises(AppError) as error:
         await review.approve(db, submission_id=other.id, admin=admin, cpf_input="111.444.777-35")
     assert error.value.code == "verification.cpf_in_use"
+
+
+async def _live_submission(client: httpx.AsyncClient, headers: dict[str, str]) -> uuid.UUID:
+    ids = {
+        "documentFront": await upload_image(
+            client, headers, encode(document_front()), purpose="document"
+        ),
+        "documentBack": await upload_image(
+            client, headers, encode(document_back()), purpose="document"
+        ),
+        "selfie": await upload_image(client, headers, encode(portrait()), purpose="selfie"),
+    }
+    response = await client.post("/api/verification/submit", json=ids, headers=headers)
+    assert response.status_code == 202, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+async def test_concurrent_same_cpf_one_verified(
+    live_client: httpx.AsyncClient, make_live_user: MakeUser, auth_headers: Headers
+) -> None:
+    admin = await make_live_user(role="admin", name="Admin Um")
+    partners = [await make_live_user(role="partner", name="José Araújo") for _ in range(2)]
+    submission_ids = [
+        await _live_submission(live_client, auth_headers(partner)) for partner in partners
+    ]
+
+    async def approve(submission_id: uuid.UUID) -> str:
+        try:
+            async with session_scope() as session:
+                await review.approve(
+                    session, submission_id=submission_id, admin=admin, cpf_input="111.444.777-35"
+                )
+        except AppError as error:
+            assert error.status == 409
+            assert error.field == "cpf"
+            return error.code
+        return "approved"
+
+    outcomes = await asyncio.gather(*(approve(item) for item in submission_ids))
+    assert sorted(outcomes) == ["approved", "verification.cpf_in_use"]
+
+    async with session_scope() as session:
+        statuses = [
+            (await session.get(User, partner.id, populate_existing=True)).verification_status  # type: ignore[union-attr]
+            for partner in partners
+        ]
+        submissions = [
+            await session.get(VerificationSubmission, item, populate_existing=True)
+            for item in submission_ids
+        ]
+    assert sorted(statuses) == ["pending", "verified"]
+    assert sorted(item.status for item in submissions if item is not None) == [
+        "approved",
+        "pending",
+    ]

@@ -7,6 +7,7 @@ thread. Results are plain dataclasses so they can be stored as JSON with the sub
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +29,20 @@ FACE_SEARCH_MAX_SIDE = 1024
 # are usually 1500-4000 pixels wide, so the long side is scaled into this range.
 OCR_MIN_SIDE = 1600
 OCR_MAX_SIDE = 2600
-OCR_TIMEOUT_SECONDS = 60
+# A card side reads in about a second. Dense or unusual images can keep Tesseract busy for
+# minutes, so each pass is stopped after OCR_TIMEOUT_SECONDS and all the passes of one
+# submission together get OCR_BUDGET_SECONDS. With face detection (well under a second on
+# the scaled copies) one submission holds a worker thread for about 35 s at most.
+OCR_TIMEOUT_SECONDS = 15
+OCR_BUDGET_SECONDS = 30
+# Passes are not started with less time than this left: they would only time out.
+_OCR_MIN_PASS_SECONDS = 2
 OCR_LANGUAGE = "por"
+# A document photo narrower than this, or longer than MAX_ASPECT times its width, holds
+# no legible card (a card is about 1.6 times as long as it is wide, and a photo of one
+# leaves a margin).
+DOCUMENT_MIN_SIDE = 100
+DOCUMENT_MAX_ASPECT = 10
 # CPF, name and birth date.
 _FIELD_COUNT = 3
 
@@ -38,6 +51,15 @@ _FIELD_COUNT = 3
 _AGREEMENT_IOU = 0.4
 
 _cascades = threading.local()
+
+
+class AnalysisError(Exception):
+    """The images cannot be analysed automatically; `reason` is a stable code stored with
+    the submission and shown to admins, who then decide from the images."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +180,18 @@ def _agreeing_faces(
     return agreed
 
 
+def check_document_size(image: Image.Image) -> None:
+    """Refuse a document photo too small or too thin to hold a legible card."""
+    short_side, long_side = sorted(image.size)
+    if short_side < DOCUMENT_MIN_SIDE or long_side > short_side * DOCUMENT_MAX_ASPECT:
+        raise AnalysisError(
+            "document_image_degenerate",
+            f"document image of {image.width} x {image.height} pixels cannot hold a card",
+        )
+
+
 def _prepare_for_ocr(image: Image.Image) -> Image.Image:
+    check_document_size(image)
     grey = ImageOps.grayscale(image)
     long_side = max(grey.size)
     if long_side < OCR_MIN_SIDE:
@@ -168,21 +201,43 @@ def _prepare_for_ocr(image: Image.Image) -> Image.Image:
     else:
         factor = 1.0
     if factor != 1.0:
-        size = (round(grey.width * factor), round(grey.height * factor))
+        size = (max(1, round(grey.width * factor)), max(1, round(grey.height * factor)))
         grey = grey.resize(size, Image.Resampling.LANCZOS)
     return ImageOps.autocontrast(grey, cutoff=1)
 
 
-def read_text(image: Image.Image) -> str:
-    """Run Tesseract (Portuguese model, automatic page segmentation) on the image."""
-    return str(
-        pytesseract.image_to_string(
-            image, lang=OCR_LANGUAGE, config="--psm 3", timeout=OCR_TIMEOUT_SECONDS
+class _OcrClock:
+    """The time left for the OCR passes of one document."""
+
+    def __init__(self, budget_seconds: float) -> None:
+        self.deadline = time.monotonic() + budget_seconds
+
+    def next_timeout(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left < _OCR_MIN_PASS_SECONDS:
+            raise AnalysisError("ocr_timeout", "document OCR used up its time budget")
+        return min(OCR_TIMEOUT_SECONDS, left)
+
+
+def read_text(image: Image.Image, *, timeout: float = OCR_TIMEOUT_SECONDS) -> str:
+    """Run Tesseract (Portuguese model, automatic page segmentation) on the image.
+
+    Tesseract is killed after `timeout` seconds, which raises AnalysisError.
+    """
+    try:
+        return str(
+            pytesseract.image_to_string(image, lang=OCR_LANGUAGE, config="--psm 3", timeout=timeout)
         )
-    )
+    except RuntimeError as exc:
+        # pytesseract reports its own kill of the process with this message only.
+        if "timeout" not in str(exc).lower():
+            raise
+        raise AnalysisError("ocr_timeout", f"Tesseract ran over {timeout:.0f} s") from exc
 
 
-def read_document(images: list[Image.Image], *, today: date) -> OcrResult:
+def read_document(
+    images: list[Image.Image], *, today: date, budget_seconds: float = OCR_BUDGET_SECONDS
+) -> OcrResult:
     """OCR the document sides and extract CPF, name and birth date.
 
     Every side is read upright first. When the sides together still lack a field, each
@@ -190,9 +245,16 @@ def read_document(images: list[Image.Image], *, today: date) -> OcrResult:
     cards are often photographed sideways without an EXIF orientation tag. The first
     turn that yields a field wins. A card back without any field costs one pass only
     when the front already gave everything.
+
+    All passes together stop after `budget_seconds`. A pass that runs out of time ends
+    the reading with AnalysisError, as do images too thin to hold a card.
     """
+    clock = _OcrClock(budget_seconds)
     prepared = [_prepare_for_ocr(image) for image in images]
-    upright = [extract_fields(read_text(side), today=today) for side in prepared]
+    upright = [
+        extract_fields(read_text(side, timeout=clock.next_timeout()), today=today)
+        for side in prepared
+    ]
     collected = list(upright)
     rotation_used = 0
 
@@ -201,7 +263,8 @@ def read_document(images: list[Image.Image], *, today: date) -> OcrResult:
             if collected[index].count() > 0:
                 continue
             for rotation in (90, 270, 180):
-                fields = extract_fields(read_text(side.rotate(rotation, expand=True)), today=today)
+                text = read_text(side.rotate(rotation, expand=True), timeout=clock.next_timeout())
+                fields = extract_fields(text, today=today)
                 if fields.count() > 0:
                     collected[index] = fields
                     rotation_used = rotation_used or rotation

@@ -13,6 +13,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from taskgo.db.base import Base, Timestamps, UUIDPrimaryKey
 
+# The unique index behind the duplicate-CPF rule. review.py maps its violation to a 409.
+CPF_APPROVED_ONCE_INDEX = "uq_verification_submissions_cpf_approved"
+# Characters of the document name the submission keeps. Longer OCR names are shortened.
+EXTRACTED_NAME_LENGTH = 200
+
 
 class SubmissionStatus(StrEnum):
     PENDING = "pending"
@@ -47,6 +52,13 @@ class VerificationSubmission(UUIDPrimaryKey, Timestamps, Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_verification_submissions_queue", "status", "created_at"),
+        # One CPF verifies at most one partner, even when two admins approve at once.
+        Index(
+            CPF_APPROVED_ONCE_INDEX,
+            "cpf_fingerprint",
+            unique=True,
+            postgresql_where=text("status = 'approved'"),
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -64,7 +76,7 @@ class VerificationSubmission(UUIDPrimaryKey, Timestamps, Base):
     analysed_at: Mapped[datetime | None] = mapped_column()
     # Face counts, OCR facts and the individual checks; never a CPF in clear text.
     analysis: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
-    extracted_name: Mapped[str | None] = mapped_column(String(200))
+    extracted_name: Mapped[str | None] = mapped_column(String(EXTRACTED_NAME_LENGTH))
     extracted_birth_date: Mapped[date | None] = mapped_column(Date)
     # The CPF read by OCR, encrypted; its blind index finds other accounts with the same CPF.
     extracted_cpf_encrypted: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from taskgo.admin.service import record_audit
@@ -21,7 +22,12 @@ from taskgo.purchases.release import queue_releases_after_verification
 from taskgo.uploads.models import Upload
 from taskgo.users.models import User, VerificationStatus
 from taskgo.verification.extraction import is_valid_cpf
-from taskgo.verification.models import AnalysisStatus, SubmissionStatus, VerificationSubmission
+from taskgo.verification.models import (
+    CPF_APPROVED_ONCE_INDEX,
+    AnalysisStatus,
+    SubmissionStatus,
+    VerificationSubmission,
+)
 from taskgo.verification.notify import notify_decision
 from taskgo.verification.service import (
     USER_CPF_CONTEXT,
@@ -150,10 +156,7 @@ async def approve(
     partner = await session.get(User, submission.user_id, with_for_update=True)
     assert partner is not None
     now = datetime.now(UTC)
-    submission.status = SubmissionStatus.APPROVED
-    submission.decided_at = now
-    submission.decided_by_id = admin.id
-    submission.cpf_fingerprint = fingerprint
+    await _mark_approved(session, submission, admin=admin, fingerprint=fingerprint, now=now)
     partner.verification_status = VerificationStatus.VERIFIED
     partner.verified_cpf_encrypted = encrypt_field(cpf, context=USER_CPF_CONTEXT)
     partner.verified_at = now
@@ -186,6 +189,42 @@ async def approve(
         cpf_source=cpf_source,
     )
     return submission
+
+
+async def _mark_approved(
+    session: AsyncSession,
+    submission: VerificationSubmission,
+    *,
+    admin: User,
+    fingerprint: str,
+    now: datetime,
+) -> None:
+    """Store the approval, or raise `verification.cpf_in_use` when another approval of
+    the same CPF got in first.
+
+    The check in `approve` reads committed rows only, so two approvals of one CPF at the
+    same moment both pass it. The unique index on approved fingerprints then makes the
+    second flush wait for the first transaction and fail once it commits. The savepoint
+    keeps the caller's transaction usable for the error page.
+    """
+    # Read before the savepoint: its rollback expires the row's loaded attributes.
+    submission_id = submission.id
+    try:
+        async with session.begin_nested():
+            submission.status = SubmissionStatus.APPROVED
+            submission.decided_at = now
+            submission.decided_by_id = admin.id
+            submission.cpf_fingerprint = fingerprint
+            await session.flush()
+    except IntegrityError as exc:
+        if CPF_APPROVED_ONCE_INDEX not in str(exc.orig):
+            raise
+        log.warning(
+            "verification.cpf_conflict",
+            submission_id=str(submission_id),
+            admin_id=str(admin.id),
+        )
+        raise AppError("verification.cpf_in_use", status=409, field="cpf") from exc
 
 
 def clean_reason(reason: str | None) -> str:

@@ -35,5 +35,15 @@ class StatusOut(ApiModel):
     submitted_at: datetime | None = None
     decided_at: datetime | None = None
     reason: str | None = Field(default=None, description="The admin's reason for a rejection.")
-    analysis_complete: bool = False
+    analysis_complete: bool = Field(
+        default=False,
+        description="True once the automatic analysis has finished, read or not "
+        "(see analysisStatus).",
+    )
+    analysis_status: str | None = Field(
+        default=None,
+        description="queued (the images are being analysed), done (read: see extracted), "
+        "or manual_review (the images could not be read automatically and an admin checks "
+        "them by hand; nothing to do for the partner).",
+    )
     extracted: ExtractedOut | None = None

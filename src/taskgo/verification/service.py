@@ -20,9 +20,15 @@ from taskgo.jobs import enqueue
 from taskgo.uploads import service as uploads
 from taskgo.uploads.models import Upload, UploadPurpose
 from taskgo.users.models import User, VerificationStatus
+from taskgo.verification.analysis import AnalysisError
 from taskgo.verification.checks import CheckReport, run_checks
 from taskgo.verification.extraction import mask_cpf
-from taskgo.verification.models import AnalysisStatus, SubmissionStatus, VerificationSubmission
+from taskgo.verification.models import (
+    EXTRACTED_NAME_LENGTH,
+    AnalysisStatus,
+    SubmissionStatus,
+    VerificationSubmission,
+)
 from taskgo.verification.schemas import ExtractedOut, StatusOut, SubmitIn
 
 log = structlog.get_logger(__name__)
@@ -33,6 +39,15 @@ ANALYZE_TASK = "verification.analyze"
 USER_CPF_CONTEXT = "users.verified_cpf"
 SUBMISSION_CPF_CONTEXT = "verification_submissions.extracted_cpf"
 CPF_FINGERPRINT_CONTEXT = "verification.cpf"
+
+# The analysis failure reasons stored in `analysis["error"]`, each with a message
+# `verification.analysis_failed.<reason>` for the console.
+ANALYSIS_FAILURE_REASONS = (
+    "images_missing",
+    "document_image_degenerate",
+    "ocr_timeout",
+    "analysis_error",
+)
 
 # Request field, upload purpose and the key used in `image_hashes`, per image.
 _IMAGE_SLOTS = (
@@ -188,6 +203,14 @@ def extracted_view(submission: VerificationSubmission) -> ExtractedOut | None:
     )
 
 
+# The analysis status shown to the partner: a failed analysis is no error of theirs.
+_PARTNER_ANALYSIS_STATUS = {
+    AnalysisStatus.QUEUED: "queued",
+    AnalysisStatus.DONE: "done",
+    AnalysisStatus.FAILED: "manual_review",
+}
+
+
 async def status_view(session: AsyncSession, *, user: User) -> StatusOut:
     submission = await latest_submission(session, user_id=user.id)
     if submission is None:
@@ -198,7 +221,8 @@ async def status_view(session: AsyncSession, *, user: User) -> StatusOut:
         submitted_at=submission.created_at,
         decided_at=submission.decided_at,
         reason=submission.rejection_reason,
-        analysis_complete=submission.analysis_status == AnalysisStatus.DONE,
+        analysis_complete=submission.analysis_status != AnalysisStatus.QUEUED,
+        analysis_status=_PARTNER_ANALYSIS_STATUS[AnalysisStatus(submission.analysis_status)],
         extracted=extracted_view(submission),
     )
 
@@ -229,11 +253,24 @@ async def analyze_submission(
         await _mark_failed(session, submission_id, reason="images_missing")
         return
 
-    report: CheckReport = await anyio.to_thread.run_sync(
-        lambda: run_checks(
-            profile_name=user.name, today=today or datetime.now(UTC).date(), **images
+    profile_name = user.name
+    try:
+        report: CheckReport = await anyio.to_thread.run_sync(
+            lambda: run_checks(
+                profile_name=profile_name, today=today or datetime.now(UTC).date(), **images
+            )
         )
-    )
+    except AnalysisError as exc:
+        await _mark_failed(session, submission_id, reason=exc.reason, detail=str(exc))
+        return
+    except Exception as exc:
+        # The checks read stored images only, so a second attempt would fail the same way
+        # and hold the worker again. An admin decides from the images instead.
+        log.exception("verification.analysis_crashed", submission_id=str(submission_id))
+        await _mark_failed(
+            session, submission_id, reason="analysis_error", detail=type(exc).__name__
+        )
+        return
     await _store_report(session, submission_id=submission_id, report=report)
 
 
@@ -242,16 +279,45 @@ async def _image_bytes(session: AsyncSession, upload_id: uuid.UUID) -> bytes:
     return await uploads.read_file(upload)
 
 
-async def _mark_failed(session: AsyncSession, submission_id: uuid.UUID, *, reason: str) -> None:
+async def _mark_failed(
+    session: AsyncSession, submission_id: uuid.UUID, *, reason: str, detail: str | None = None
+) -> None:
+    """Leave the submission to an admin's manual review, with the reason (one of
+    ANALYSIS_FAILURE_REASONS) shown on the console page."""
     submission = await session.get(
         VerificationSubmission, submission_id, with_for_update=True, populate_existing=True
     )
-    assert submission is not None
+    if submission is None or submission.analysis_status == AnalysisStatus.DONE:
+        return
     submission.analysis_status = AnalysisStatus.FAILED
     submission.analysed_at = datetime.now(UTC)
     submission.analysis = {"error": reason}
     await session.flush()
-    log.warning("verification.analysis_failed", submission_id=str(submission_id), reason=reason)
+    log.warning(
+        "verification.analysis_failed",
+        submission_id=str(submission_id),
+        reason=reason,
+        detail=detail,
+    )
+
+
+async def give_up_analysis(session: AsyncSession, *, submission_id: uuid.UUID) -> None:
+    """Hand a submission whose analysis job failed on its last attempt to manual review."""
+    await _mark_failed(session, submission_id, reason="analysis_error", detail="retries exhausted")
+
+
+async def count_analysis_attempt(session: AsyncSession, *, submission_id: uuid.UUID) -> int:
+    """Add one to the analysis attempts of a queued submission and return the new count
+    (0 when the submission is gone or no longer queued)."""
+    submission = await session.get(
+        VerificationSubmission, submission_id, with_for_update=True, populate_existing=True
+    )
+    if submission is None or submission.analysis_status != AnalysisStatus.QUEUED:
+        return 0
+    attempts = int(submission.analysis.get("attempts", 0)) + 1
+    submission.analysis = {**submission.analysis, "attempts": attempts}
+    await session.flush()
+    return attempts
 
 
 async def cpf_in_use_elsewhere(
@@ -268,6 +334,14 @@ async def cpf_in_use_elsewhere(
         )
     )
     return bool(found)
+
+
+def _fit(value: str | None, length: int) -> str | None:
+    """Shorten OCR text to its column, at a word boundary when there is one."""
+    if value is None or len(value) <= length:
+        return value
+    cut = value[:length]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
 
 
 async def _store_report(
@@ -293,7 +367,7 @@ async def _store_report(
         if submission.status == SubmissionStatus.PENDING:
             submission.cpf_fingerprint = fingerprint
 
-    submission.extracted_name = report.fields.name
+    submission.extracted_name = _fit(report.fields.name, EXTRACTED_NAME_LENGTH)
     submission.extracted_birth_date = report.fields.birth_date
     submission.analysis = report.as_json()
     submission.analysis_status = AnalysisStatus.DONE

@@ -15,19 +15,41 @@ from taskgo.verification import retention, service
 
 log = structlog.get_logger(__name__)
 
+
 PURGE_TASK = "verification.purge_images"
+# Runs of the analysis job for one submission. Images that cannot be analysed fail on the
+# first run (see service.analyze_submission). Only outages (storage, database) are
+# retried, and the last run that still fails hands the submission to manual review.
+ANALYZE_MAX_ATTEMPTS = 5
 
 
 @app.task(
     name=service.ANALYZE_TASK,
     queue="default",
-    retry=procrastinate.RetryStrategy(max_attempts=5, exponential_wait=2),
+    retry=procrastinate.RetryStrategy(max_attempts=ANALYZE_MAX_ATTEMPTS, exponential_wait=2),
 )
 async def analyze(submission_id: str) -> None:
-    """Detect faces and read the document of one submission (idempotent)."""
-    log.info("verification.analysis_started", submission_id=submission_id)
+    """Detect faces and read the document of one submission (idempotent).
+
+    One run keeps a worker thread busy for about 35 s at most (analysis.OCR_BUDGET_SECONDS).
+    The attempt is counted on the submission in its own transaction, so the count stays
+    when the analysis fails, and the job needs no procrastinate context to know it.
+    """
+    key = uuid.UUID(submission_id)
     async with session_scope() as session:
-        await service.analyze_submission(session, submission_id=uuid.UUID(submission_id))
+        attempt = await service.count_analysis_attempt(session, submission_id=key)
+    if attempt == 0:
+        return
+    log.info("verification.analysis_started", submission_id=submission_id, attempt=attempt)
+    try:
+        async with session_scope() as session:
+            await service.analyze_submission(session, submission_id=key)
+    except Exception:
+        if attempt < ANALYZE_MAX_ATTEMPTS:
+            raise
+        log.exception("verification.analysis_given_up", submission_id=submission_id)
+        async with session_scope() as session:
+            await service.give_up_analysis(session, submission_id=key)
 
 
 @app.periodic(cron="17 * * * *")
