@@ -38,6 +38,21 @@ def image_url(product_id: uuid.UUID, image_id: uuid.UUID) -> str:
     return f"/api/products/{product_id}/images/{image_id}"
 
 
+async def check_image_target(
+    session: AsyncSession, *, product_id: uuid.UUID, user: User, lock: bool = False
+) -> None:
+    """Raise unless ``user`` may add a photo to the product: 404 if it is deleted, or a
+    draft of someone else, and 403 if it is someone else's active product."""
+    query = select(Product).where(Product.id == product_id)
+    product = await session.scalar(query.with_for_update() if lock else query)
+    if product is None or product.status == ProductStatus.DELETED:
+        raise AppError("product.not_found", status=404)
+    if product.seller_id != user.id:
+        if product.status == ProductStatus.DRAFT:
+            raise AppError("product.not_found", status=404)
+        raise AppError("product.not_owner", status=403)
+
+
 async def add_image(
     session: AsyncSession, *, product_id: uuid.UUID, user: User, image: ProcessedImage
 ) -> Product:
@@ -47,16 +62,7 @@ async def add_image(
     session's connection are not held while an image is decoded.
     """
     # Lock the product so two uploads at once cannot both take the eighth place.
-    product = await session.scalar(
-        select(Product).where(Product.id == product_id).with_for_update()
-    )
-    if product is None or product.status == ProductStatus.DELETED:
-        raise AppError("product.not_found", status=404)
-    if product.seller_id != user.id:
-        if product.status == ProductStatus.DRAFT:
-            raise AppError("product.not_found", status=404)
-        raise AppError("product.not_owner", status=403)
-
+    await check_image_target(session, product_id=product_id, user=user, lock=True)
     count = await session.scalar(
         select(func.count()).select_from(ProductImage).where(ProductImage.product_id == product_id)
     )

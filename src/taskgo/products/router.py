@@ -257,8 +257,10 @@ async def upload_product_image(
     if file.size is not None and file.size > MAX_IMAGE_REQUEST_BYTES:
         raise AppError("upload.file_too_large", status=413, field="file", max_megabytes=10)
     data = await file.read(MAX_IMAGE_REQUEST_BYTES + 1)
-    # The authentication's transaction ends here, so that its connection goes back to the
-    # pool while the image is decoded, which can take seconds (as in POST /api/uploads).
+    # A missing or foreign product is reported before any decoding. Then the transaction
+    # ends, so that its connection goes back to the pool while the image is decoded, which
+    # can take seconds (as in POST /api/uploads). add_image checks again under its lock.
+    await product_images.check_image_target(session, product_id=product_id, user=user)
     await commit(session)
     image = await prepare_image(data)
     product = await product_images.add_image(session, product_id=product_id, user=user, image=image)
