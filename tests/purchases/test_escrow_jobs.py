@@ -47,6 +47,25 @@ async def _paid_purchase(
     return purchase, product
 
 
+async def _ship_and_confirm(
+    client: httpx.AsyncClient,
+    purchase: dict[str, Any],
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> httpx.Response:
+    """Ship ``purchase`` and confirm its delivery; return the confirmation's response."""
+    shipped = await client.post(
+        f"/api/purchases/{purchase['id']}/ship",
+        json={"trackingCode": VALID_S10},
+        headers=auth_headers(seller),
+    )
+    assert shipped.status_code == 200, shipped.text
+    return await client.post(
+        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
+    )
+
+
 async def _get(client: httpx.AsyncClient, purchase: dict[str, Any], headers: dict[str, str]) -> Any:
     return (await client.get(f"/api/purchases/{purchase['id']}", headers=headers)).json()
 
@@ -316,15 +335,8 @@ async def test_release_waits_for_payout_account(
     auth_headers: Headers,
 ) -> None:
     purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
-    await client.post(
-        f"/api/purchases/{purchase['id']}/ship",
-        json={"trackingCode": VALID_S10},
-        headers=auth_headers(seller),
-    )
 
-    confirmed = await client.post(
-        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
-    )
+    confirmed = await _ship_and_confirm(client, purchase, seller, buyer, auth_headers)
 
     assert confirmed.json()["status"] == "delivered"
     assert confirmed.json()["holdReason"] == "seller_payout_account_pending"
@@ -357,14 +369,7 @@ async def test_sweep_pays_after_payout_account(
     auth_headers: Headers,
 ) -> None:
     purchase, _ = await _paid_purchase(client, stripe_env, seller, buyer, auth_headers)
-    await client.post(
-        f"/api/purchases/{purchase['id']}/ship",
-        json={"trackingCode": VALID_S10},
-        headers=auth_headers(seller),
-    )
-    confirmed = await client.post(
-        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
-    )
+    confirmed = await _ship_and_confirm(client, purchase, seller, buyer, auth_headers)
     assert confirmed.json()["holdReason"] == "seller_payout_account_pending"
     assert await tasks.release_due(timestamp=0) == 0
 

@@ -25,14 +25,15 @@ from tests.purchases.conftest import (
 from tests.standins.stripe_server import StripeStandIn
 
 
-async def test_unverified_seller_payout_held(
+async def _held_for_verification(
     client: httpx.AsyncClient,
     db: AsyncSession,
     stripe_env: StripeStandIn,
     seller: User,
     buyer: User,
     auth_headers: Headers,
-) -> None:
+) -> str:
+    """Return the id of a delivered purchase whose payout waits for the seller's identity check."""
     await onboard_seller(client, stripe_env, auth_headers(seller))
     chair = await create_product(client, auth_headers(seller), price="100.00")
     purchase = (await buy(client, auth_headers(buyer), [(chair, 1)])).json()
@@ -55,6 +56,19 @@ async def test_unverified_seller_payout_held(
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "delivered"
     assert confirmed.json()["holdReason"] == "seller_verification_pending"
+    return str(purchase["id"])
+
+
+async def test_unverified_seller_payout_held(
+    client: httpx.AsyncClient,
+    db: AsyncSession,
+    stripe_env: StripeStandIn,
+    seller: User,
+    buyer: User,
+    auth_headers: Headers,
+) -> None:
+    purchase_id = await _held_for_verification(client, db, stripe_env, seller, buyer, auth_headers)
+
     assert stripe_env.world.transfers == {}
     titles = [title for title, _ in await notifications_of(db, seller)]
     assert "Verifique sua identidade para receber" in titles
@@ -66,40 +80,11 @@ async def test_unverified_seller_payout_held(
     await run_queued_jobs(db, task_names={"purchases.release_one"})
     await deliver_events(stripe_env, client)
 
-    released = await client.get(f"/api/purchases/{purchase['id']}", headers=auth_headers(buyer))
+    released = await client.get(f"/api/purchases/{purchase_id}", headers=auth_headers(buyer))
     assert released.json()["status"] == "released"
     [transfer] = stripe_env.world.transfers.values()
     assert transfer["amount"] == 9_500
-    assert transfer["transfer_group"] == f"purchase_{uuid.UUID(purchase['id'])}"
-
-
-async def _held_for_verification(
-    client: httpx.AsyncClient,
-    db: AsyncSession,
-    stripe_env: StripeStandIn,
-    seller: User,
-    buyer: User,
-    auth_headers: Headers,
-) -> str:
-    """A delivered purchase whose payout waits for the seller's identity check."""
-    await onboard_seller(client, stripe_env, auth_headers(seller))
-    chair = await create_product(client, auth_headers(seller), price="100.00")
-    purchase = (await buy(client, auth_headers(buyer), [(chair, 1)])).json()
-    await pay(stripe_env, client, purchase)
-    shipped = await client.post(
-        f"/api/purchases/{purchase['id']}/ship",
-        json={"trackingCode": VALID_S10},
-        headers=auth_headers(seller),
-    )
-    assert shipped.status_code == 200, shipped.text
-    seller.verification_status = "pending"
-    await db.flush()
-    confirmed = await client.post(
-        f"/api/purchases/{purchase['id']}/confirm-delivery", headers=auth_headers(buyer)
-    )
-    await deliver_events(stripe_env, client)
-    assert confirmed.json()["holdReason"] == "seller_verification_pending"
-    return str(purchase["id"])
+    assert transfer["transfer_group"] == f"purchase_{uuid.UUID(purchase_id)}"
 
 
 async def test_sweep_pays_verified_seller(

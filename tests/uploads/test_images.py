@@ -285,9 +285,9 @@ def test_hashes_of_source_and_result() -> None:
 
 FIXTURES = Path(__file__).parent
 
-# Two HEIC files made from one 64 x 48 photo, each with one box changed: an `iloc` box of
-# a version libheif does not know, and an `ispe` that declares a coded width of about
-# 3.8 billion pixels behind a `clap` crop down to 40 x 30.
+# Two HEIC files made from one 64 x 48 photo, each with one box changed. One has an `iloc`
+# box of a version libheif does not know. The other has an `ispe` that declares a coded
+# width of about 3.8 billion pixels behind a `clap` crop down to 40 x 30.
 HOSTILE_HEIC = ["heic_bad_iloc_version.heic", "heic_huge_decoded_size.heic"]
 
 

@@ -39,11 +39,11 @@ MAX_IMAGE_PIXELS = 50_000_000
 # The decode slots when UPLOAD_DECODE_CONCURRENCY is unset: one per CPU, up to this many.
 DEFAULT_MAX_DECODE_CONCURRENCY = 4
 
-# What pillow_heif raises for a file that libheif cannot parse or decode, as documented in
+# Exceptions of pillow_heif for a file that libheif cannot parse or decode, as documented in
 # `pillow_heif.open_heif`: invalid data, corrupted data, an unsupported feature, another
 # libheif error (its security limits among them), and a failed allocation.
 _HEIF_ERRORS = (ValueError, EOFError, SyntaxError, RuntimeError, OSError)
-# What Pillow's own decoders raise for a malformed or truncated file.
+# Exceptions of Pillow's own decoders for a malformed or truncated file.
 _PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 JPEG_QUALITY = 90
@@ -223,7 +223,7 @@ def _check_heic_coded_sizes(data: bytes) -> None:
     The size libheif reports is the one after the crop and rotation properties, but the
     decoder allocates the coded size from the `ispe` (image spatial extents) property,
     and libheif's own limit is about a gigapixel. A file that crops a huge coded image
-    down to a small one would pass the size check and still allocate the huge one, so
+    down to a small one would pass the size check and still allocate the huge one. So
     every `ispe` in the file must be within the limits, and the file must have one.
     """
     extents = list(_heic_spatial_extents(data))

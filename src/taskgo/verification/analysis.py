@@ -32,14 +32,14 @@ OCR_MAX_SIDE = 2600
 # A card side reads in about a second. Dense or unusual images can keep Tesseract busy for
 # minutes, so each pass is stopped after OCR_TIMEOUT_SECONDS and all the passes of one
 # submission together get OCR_BUDGET_SECONDS. With face detection (well under a second on
-# the scaled copies) one submission holds a worker thread for about 35 s at most.
+# the scaled copies) one submission keeps a worker thread for about 35 s at most.
 OCR_TIMEOUT_SECONDS = 15
 OCR_BUDGET_SECONDS = 30
 # Passes are not started with less time than this left: they would only time out.
 _OCR_MIN_PASS_SECONDS = 2
 OCR_LANGUAGE = "por"
-# A document photo narrower than this, or longer than MAX_ASPECT times its width, holds
-# no legible card (a card is about 1.6 times as long as it is wide, and a photo of one
+# A document photo narrower than this, or longer than MAX_ASPECT times its width, cannot
+# show a legible card (a card is about 1.6 times as long as it is wide, and a photo of one
 # leaves a margin).
 DOCUMENT_MIN_SIDE = 100
 DOCUMENT_MAX_ASPECT = 10
